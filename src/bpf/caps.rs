@@ -1,0 +1,63 @@
+// Capabilities: which of the ones BPF needs this process lacks, for error hints.
+
+const CAP_NET_ADMIN: u32 = 12;
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_PERFMON: u32 = 38;
+const CAP_BPF: u32 = 39;
+
+/// The effective capability mask of this process, from /proc/self/status.
+fn effective() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_cap_eff(&status)
+}
+
+fn parse_cap_eff(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("CapEff:"))?;
+    u64::from_str_radix(line["CapEff:".len()..].trim(), 16).ok()
+}
+
+/// Names of the BPF-relevant capabilities missing from `mask`.
+fn missing(mask: u64) -> Vec<&'static str> {
+    [
+        (CAP_BPF, "CAP_BPF"),
+        (CAP_SYS_ADMIN, "CAP_SYS_ADMIN"),
+        (CAP_PERFMON, "CAP_PERFMON"),
+        (CAP_NET_ADMIN, "CAP_NET_ADMIN"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| mask & (1 << bit) == 0)
+    .map(|(_, name)| name)
+    .collect()
+}
+
+/// A hint for an EPERM from the bpf() syscall, naming the missing capabilities; None when
+/// this process has them all (then EPERM came from something else).
+pub fn missing_hint() -> Option<String> {
+    let lacking = missing(effective()?);
+    if lacking.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "this process lacks {}; run rbt as root (e.g. with sudo) or grant CAP_BPF and CAP_PERFMON",
+        lacking.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_eff_is_parsed() {
+        let status = "Name:\trbt\nCapInh:\t0000000000000000\nCapEff:\t000001ffffffffff\n";
+        assert_eq!(parse_cap_eff(status), Some(0x1ff_ffff_ffff));
+    }
+
+    #[test]
+    fn missing_names_cap_bpf() {
+        assert_eq!(missing(u64::MAX), Vec::<&str>::new());
+        let all_but_bpf = u64::MAX & !(1 << CAP_BPF);
+        assert_eq!(missing(all_but_bpf), vec!["CAP_BPF"]);
+        assert_eq!(missing(0).len(), 4);
+    }
+}

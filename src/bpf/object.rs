@@ -1,0 +1,250 @@
+// BPF object files: checking that a file is a BPF ELF, opening it with libbpf-rs with
+// bpftool's load options, loading it, and pinning what it holds.
+
+use std::ffi::CString;
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use libbpf_rs::{MapCore, Object, ObjectBuilder, OpenObject, ProgramAttachType, ProgramType};
+
+use super::log;
+use crate::error::hinted;
+
+const EM_BPF: u16 = 247;
+
+/// Which map of the object a `map {idx N | name NAME} MAP` option replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapSelector {
+    Idx(usize),
+    Name(String),
+}
+
+/// bpftool's load options.
+pub struct LoadSpec<'a> {
+    pub path: &'a Path,
+    /// (prog type, expected attach type) from `type TYPE`.
+    pub prog_type: Option<(u32, u32)>,
+    pub reuse_maps: Vec<(MapSelector, OwnedFd)>,
+    /// Ask the verifier for its log even when the load succeeds.
+    pub want_log: bool,
+}
+
+/// Parse a `type TYPE` word the way bpftool does (libbpf's section-name rules:
+/// "xdp", "tc", "kprobe", "tracepoint", "cgroup/skb", ...).
+pub fn parse_prog_type(name: &str) -> Option<(u32, u32)> {
+    let c = CString::new(name).ok()?;
+    let mut prog_type = 0u32;
+    let mut attach_type = 0u32;
+    // SAFETY: `c` is NUL-terminated; both out pointers are valid for the call.
+    let ret = unsafe {
+        libbpf_sys::libbpf_prog_type_by_name(c.as_ptr(), &mut prog_type, &mut attach_type)
+    };
+    if ret == 0 {
+        return Some((prog_type, attach_type));
+    }
+    // bpftool also takes its own names of program types ("sched_cls", ...).
+    super::prog::prog_type_by_name(name).map(|t| (t, 0))
+}
+
+/// Check that `path` is a readable BPF ELF object, with a message that says what it is
+/// otherwise.
+pub fn check_file(path: &Path) -> Result<()> {
+    let shown = path.display();
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("{shown}: cannot open object file"))?;
+    if meta.is_dir() {
+        anyhow::bail!("{shown}: is a directory, not a BPF object file");
+    }
+    if meta.len() == 0 {
+        anyhow::bail!("{shown}: is empty, not a BPF object file");
+    }
+    let mut head = [0u8; 20];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .with_context(|| format!("{shown}: cannot read object file"))?;
+    if n < 4 || &head[..4] != b"\x7fELF" {
+        return Err(hinted(
+            format!("{shown}: is not an ELF file, so not a BPF object"),
+            "compile BPF C with: clang -O2 -g -target bpf -c prog.bpf.c -o prog.bpf.o",
+        ));
+    }
+    if n < 20 {
+        anyhow::bail!("{shown}: is a truncated ELF file");
+    }
+    let machine = if head[5] == 2 {
+        u16::from_be_bytes([head[18], head[19]])
+    } else {
+        u16::from_le_bytes([head[18], head[19]])
+    };
+    if machine != EM_BPF {
+        return Err(hinted(
+            format!(
+                "{shown}: is an ELF file for {}, not a BPF object",
+                machine_name(machine)
+            ),
+            "compile BPF C with: clang -O2 -g -target bpf -c prog.bpf.c -o prog.bpf.o",
+        ));
+    }
+    Ok(())
+}
+
+fn machine_name(machine: u16) -> String {
+    match machine {
+        3 => "x86 (i386)".into(),
+        40 => "ARM".into(),
+        62 => "x86-64".into(),
+        183 => "AArch64".into(),
+        243 => "RISC-V".into(),
+        m => format!("machine type {m}"),
+    }
+}
+
+/// Open the object and apply the options; nothing is in the kernel yet.
+pub fn open(spec: &LoadSpec<'_>) -> Result<OpenObject> {
+    check_file(spec.path)?;
+    log::take();
+    let mut open = ObjectBuilder::default()
+        .open_file(spec.path)
+        .map_err(|e| invalid_object(spec.path, e))?;
+    if open.progs().next().is_none() {
+        anyhow::bail!("{}: holds no BPF program", spec.path.display());
+    }
+    for mut prog in open.progs_mut() {
+        if let Some((t, attach)) = spec.prog_type {
+            prog.set_prog_type(ProgramType::from(t));
+            if attach != 0 {
+                prog.set_attach_type(ProgramAttachType::from(attach));
+            }
+        }
+        if spec.want_log {
+            prog.set_log_level(1);
+        }
+    }
+    for (selector, fd) in &spec.reuse_maps {
+        let names: Vec<String> = open
+            .maps()
+            .map(|m| m.name().to_string_lossy().into_owned())
+            .collect();
+        let index = match selector {
+            MapSelector::Idx(i) if *i < names.len() => *i,
+            MapSelector::Idx(i) => anyhow::bail!(
+                "map idx {i}: the object has {} maps ({})",
+                names.len(),
+                names.join(", ")
+            ),
+            MapSelector::Name(n) => names.iter().position(|m| m == n).with_context(|| {
+                format!(
+                    "map name {n}: the object has no such map (it has: {})",
+                    names.join(", ")
+                )
+            })?,
+        };
+        let mut map = open
+            .maps_mut()
+            .nth(index)
+            .context("map index out of range")?;
+        map.reuse_fd(fd.as_fd())
+            .with_context(|| format!("reusing a map for {}", names[index]))?;
+    }
+    Ok(open)
+}
+
+fn invalid_object(path: &Path, err: libbpf_rs::Error) -> anyhow::Error {
+    let said = log::take();
+    let detail = said
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("libbpf: elf") || l.starts_with("libbpf: "))
+        .map(|l| l.trim_start_matches("libbpf: ").to_owned())
+        .unwrap_or_else(|| err.to_string());
+    anyhow::anyhow!("{}: not a valid BPF object: {detail}", path.display())
+}
+
+/// Load an opened object into the kernel. A verifier rejection names the program, the
+/// errno and the end of the verifier log.
+pub fn load(open: OpenObject, path: &Path, log_file: Option<&Path>) -> Result<Object> {
+    let prog_names: Vec<String> = open
+        .progs()
+        .map(|p| p.name().to_string_lossy().into_owned())
+        .collect();
+    let result = open.load();
+    let said = log::take();
+    let verifier = log::verifier_log(&said);
+    if let (Some(file), Some(text)) = (log_file, verifier.as_deref()) {
+        std::fs::write(file, format!("{text}\n"))
+            .with_context(|| format!("writing the verifier log to {}", file.display()))?;
+    }
+    match result {
+        Ok(obj) => Ok(obj),
+        Err(err) => Err(load_error(path, &prog_names, &said, verifier, err)),
+    }
+}
+
+fn load_error(
+    path: &Path,
+    prog_names: &[String],
+    said: &str,
+    verifier: Option<String>,
+    err: libbpf_rs::Error,
+) -> anyhow::Error {
+    let failed = prog_names
+        .iter()
+        .find(|n| said.contains(&format!("prog '{n}': failed to load")))
+        .or_else(|| {
+            prog_names
+                .iter()
+                .find(|n| said.contains(&format!("prog '{n}'")))
+        });
+    let cause = said
+        .lines()
+        .filter(|l| !l.contains("PROG LOAD LOG"))
+        .rfind(|l| l.starts_with("libbpf: "))
+        .map(|l| l.trim_start_matches("libbpf: ").to_owned());
+    let mut msg = match failed {
+        Some(name) => format!("{}: program '{name}' failed to load: {err}", path.display()),
+        None => format!("{}: loading failed: {err}", path.display()),
+    };
+    match verifier {
+        Some(log) if !log.is_empty() => {
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(20)..];
+            msg.push_str("\nverifier log (last lines):\n");
+            msg.push_str(&tail.join("\n"));
+            hinted(msg, "the whole verifier log: rerun with -d, or --log FILE")
+        }
+        _ => {
+            if let Some(cause) = cause {
+                msg.push_str(&format!(" ({cause})"));
+            }
+            match (err.kind(), super::caps::missing_hint()) {
+                (libbpf_rs::ErrorKind::PermissionDenied, Some(hint)) => hinted(msg, hint),
+                _ => anyhow::anyhow!(msg),
+            }
+        }
+    }
+}
+
+/// Pin every map of a loaded object under `dir`, by map name. Returns what was pinned.
+pub fn pin_maps(obj: &mut Object, dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut pinned = Vec::new();
+    for map in obj.maps_mut() {
+        let name = map.name().to_string_lossy().into_owned();
+        let path = dir.join(&name);
+        if let Err(e) = super::obj_pin(map.as_fd(), &path) {
+            unpin_all(&pinned);
+            return Err(e.context(format!("pinning map {name}")));
+        }
+        pinned.push(path);
+    }
+    Ok(pinned)
+}
+
+/// Remove pins made during a command that then failed.
+pub fn unpin_all(paths: &[PathBuf]) {
+    for p in paths.iter().rev() {
+        let _ = std::fs::remove_file(p);
+    }
+}

@@ -1,0 +1,140 @@
+// Programs in the kernel: their info (bpf_prog_get_info_by_fd), type names, run-time stats.
+
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use anyhow::Result;
+
+use super::{c_chars, errno, kernel_error, static_str};
+
+/// What the kernel says about one loaded program.
+#[derive(Debug, Clone)]
+pub struct ProgInfo {
+    pub id: u32,
+    pub type_id: u32,
+    pub type_name: String,
+    pub name: String,
+    pub tag: [u8; 8],
+    pub gpl_compatible: bool,
+    pub run_time_ns: u64,
+    pub run_cnt: u64,
+    pub recursion_misses: u64,
+    /// Nanoseconds since boot.
+    pub load_time: u64,
+    pub uid: u32,
+    pub bytes_xlated: u32,
+    pub bytes_jited: u32,
+    pub map_ids: Vec<u32>,
+    pub btf_id: u32,
+    pub verified_insns: u32,
+}
+
+/// Read a program's info, including its map ids.
+pub fn info(fd: BorrowedFd<'_>) -> Result<ProgInfo> {
+    let mut raw = libbpf_sys::bpf_prog_info::default();
+    let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+    // SAFETY: `raw` is a zeroed bpf_prog_info of `len` bytes, valid for writes.
+    let ret = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd.as_raw_fd(), &mut raw, &mut len) };
+    if ret != 0 {
+        return Err(kernel_error(errno(ret), "reading program info"));
+    }
+    let mut map_ids = vec![0u32; raw.nr_map_ids as usize];
+    if !map_ids.is_empty() {
+        let nr = raw.nr_map_ids;
+        let mut again = libbpf_sys::bpf_prog_info {
+            nr_map_ids: nr,
+            map_ids: map_ids.as_mut_ptr() as u64,
+            ..Default::default()
+        };
+        let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+        // SAFETY: `map_ids` has room for `nr` u32s and outlives the call; the kernel
+        // writes at most `nr_map_ids` ids there.
+        let ret =
+            unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd.as_raw_fd(), &mut again, &mut len) };
+        if ret != 0 {
+            return Err(kernel_error(errno(ret), "reading program map ids"));
+        }
+        map_ids.truncate(again.nr_map_ids.min(nr) as usize);
+    }
+    Ok(ProgInfo {
+        id: raw.id,
+        type_id: raw.type_,
+        type_name: prog_type_name(raw.type_),
+        name: c_chars(&raw.name),
+        tag: raw.tag,
+        gpl_compatible: raw.gpl_compatible() != 0,
+        run_time_ns: raw.run_time_ns,
+        run_cnt: raw.run_cnt,
+        recursion_misses: raw.recursion_misses,
+        load_time: raw.load_time,
+        uid: raw.created_by_uid,
+        bytes_xlated: raw.xlated_prog_len,
+        bytes_jited: raw.jited_prog_len,
+        map_ids,
+        btf_id: raw.btf_id,
+        verified_insns: raw.verified_insns,
+    })
+}
+
+/// bpftool's name of a program type ("xdp", "sched_cls", ...), or the number.
+pub fn prog_type_name(t: u32) -> String {
+    // SAFETY: returns NULL or a pointer into a static table.
+    let s = static_str(unsafe { libbpf_sys::libbpf_bpf_prog_type_str(t) });
+    if s.is_empty() {
+        t.to_string()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Every program type name libbpf knows, in the kernel's order.
+pub fn prog_type_names() -> Vec<&'static str> {
+    (0..256u32)
+        // SAFETY: returns NULL or a pointer into a static table.
+        .map(|t| static_str(unsafe { libbpf_sys::libbpf_bpf_prog_type_str(t) }))
+        .take_while(|s| !s.is_empty())
+        .collect()
+}
+
+/// A program type by name ("xdp", "sched_cls", ...), as bpftool's `type` keyword takes it.
+pub fn prog_type_by_name(name: &str) -> Option<u32> {
+    prog_type_names()
+        .iter()
+        .position(|n| *n == name)
+        .map(|i| i as u32)
+}
+
+/// Turn on run-time statistics (run_time_ns, run_cnt) while the returned fd is open.
+pub fn enable_stats() -> Result<OwnedFd> {
+    // SAFETY: plain syscall wrapper.
+    let fd = unsafe { libbpf_sys::bpf_enable_stats(libbpf_sys::BPF_STATS_RUN_TIME) };
+    if fd < 0 {
+        return Err(kernel_error(errno(fd), "enabling BPF run-time statistics"));
+    }
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Convert a time since boot (ns) to seconds since the epoch, the way bpftool does.
+pub fn boot_ns_to_epoch_secs(boot_ns: u64) -> i64 {
+    let real = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME);
+    let boot = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME);
+    match (real, boot) {
+        (Ok(r), Ok(b)) => {
+            (r.tv_sec() - b.tv_sec()) + (r.tv_nsec() - b.tv_nsec() + boot_ns as i64) / 1_000_000_000
+        }
+        _ => (boot_ns / 1_000_000_000) as i64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_round_trip() {
+        let xdp = prog_type_by_name("xdp").unwrap_or(0);
+        assert_eq!(prog_type_name(xdp), "xdp");
+        assert!(prog_type_by_name("no_such_type").is_none());
+        assert_eq!(prog_type_names()[0], "unspec");
+    }
+}

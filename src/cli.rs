@@ -1,0 +1,241 @@
+// The command line: clap definitions of the global flags, objects and verbs, and the
+// bpftool-style expansion of unique prefixes (`rbt p s` = `rbt prog show`).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+pub const HANDLE_HELP: &str =
+    "PROG := id N | pinned FILE | name NAME | tag HEX (a bare /path means pinned)";
+pub const MAP_HANDLE_HELP: &str =
+    "MAP := id N | pinned FILE | name NAME (a bare /path means pinned)";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rbt",
+    about = "A command-line Swiss army knife for eBPF, with bpftool's grammar",
+    long_about = "rbt drives the kernel's BPF subsystem from a shell: load and pin programs, \
+inspect what is loaded, dump and edit maps. Its grammar is bpftool's: \
+`rbt OBJECT VERB [ARGS]`, unique prefixes of objects and verbs work (`rbt p s`), \
+and an object alone runs `show`.",
+    after_help = "Examples:\n  rbt prog load examples/xdp_drop.bpf.o\n  rbt prog show\n  rbt -j prog show pinned /sys/fs/bpf/xdp_drop | jq .name\n\nExit codes: 0 success, 1 failure, 2 usage error.",
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(subcommand)]
+    pub object: Object,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct Globals {
+    /// Print compact JSON (one document, one trailing newline).
+    #[arg(short = 'j', long, global = true)]
+    pub json: bool,
+    /// Print pretty JSON (implies --json).
+    #[arg(short = 'p', long, global = true)]
+    pub pretty: bool,
+    /// Show the paths where objects are pinned (`pinned` field).
+    #[arg(short = 'f', long, global = true)]
+    pub bpffs: bool,
+    /// Never mount bpffs at /sys/fs/bpf, even when it is not mounted.
+    #[arg(short = 'n', long, global = true)]
+    pub nomount: bool,
+    /// Print libbpf's debug messages and whole verifier logs on stderr.
+    #[arg(short = 'd', long, global = true)]
+    pub debug: bool,
+    /// Accepted for bpftool compatibility (legacy map sections); has no effect.
+    #[arg(short = 'm', long, global = true, hide = true)]
+    pub mapcompat: bool,
+    /// When to colour the output (NO_COLOR in the environment means never).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Object {
+    /// Inspect, load and pin BPF programs.
+    #[command(after_help = "An object alone runs `show`: `rbt prog` = `rbt prog show`.")]
+    Prog {
+        #[command(subcommand)]
+        verb: Option<ProgVerb>,
+    },
+    /// Generate a shell completion script on stdout.
+    #[command(after_help = "Example:\n  rbt completions bash > /etc/bash_completion.d/rbt")]
+    Completions {
+        /// The shell: bash, zsh or fish.
+        shell: clap_complete::Shell,
+    },
+    /// Write one man page per object and verb into DIR.
+    #[command(after_help = "Example:\n  rbt man man/")]
+    Man {
+        /// Where to write the pages.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProgVerb {
+    /// Show every loaded program, or the ones PROG names.
+    #[command(
+        visible_alias = "list",
+        after_help = "PROG := id N | pinned FILE | name NAME | tag HEX (a bare /path means pinned)\n\nExamples:\n  rbt prog show\n  rbt prog show id 7\n  rbt -j prog show pinned /sys/fs/bpf/xdp_drop | jq .name"
+    )]
+    Show {
+        /// The program handle: id N | pinned FILE | name NAME | tag HEX.
+        #[arg(value_name = "PROG", num_args = 0..=2)]
+        handle: Vec<String>,
+    },
+    /// Pin a loaded program at FILE on a bpffs.
+    #[command(after_help = "Example:\n  rbt prog pin id 7 /sys/fs/bpf/mine")]
+    Pin {
+        /// The program handle followed by the pin path: PROG FILE.
+        #[arg(value_name = "PROG FILE", num_args = 2..=3, required = true)]
+        args: Vec<String>,
+    },
+    /// Load the first program of OBJ and pin it at PATH.
+    #[command(
+        after_help = "PATH defaults to /sys/fs/bpf/<stem>, the file name without `.o` and `.bpf`.\n\
+Options after OBJ [PATH], as in bpftool:\n  type TYPE                    program type when the section name does not say it\n  map {idx N | name NAME} MAP  reuse an existing map (MAP := id N | pinned FILE | name NAME)\n  pinmaps DIR                  pin every map of the object under DIR\n\n\
+Examples:\n  rbt prog load examples/xdp_drop.bpf.o\n  rbt prog load drop.o /sys/fs/bpf/drop type xdp map name drop_cnt pinned /sys/fs/bpf/cnt"
+    )]
+    Load(LoadArgs),
+    /// Load every program of OBJ and pin each one under DIR.
+    #[command(
+        after_help = "Takes the same options as `prog load`.\n\nExample:\n  rbt prog loadall probes.bpf.o /sys/fs/bpf/probes pinmaps /sys/fs/bpf/probes/maps"
+    )]
+    Loadall(LoadArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// The BPF object file (ELF, as clang -target bpf writes it).
+    #[arg(value_name = "OBJ")]
+    pub obj: PathBuf,
+    /// [PATH] [type TYPE] [map {idx N | name NAME} MAP]... [pinmaps DIR]
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub rest: Vec<String>,
+    /// Write the whole verifier log to FILE (also on success).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
+/// The clap command with the version line filled in (rbt's and the libbpf it carries).
+pub fn command() -> clap::Command {
+    Cli::command().version(crate::bpf::version_line())
+}
+
+/// Parse the process arguments, expanding unique prefixes of objects and verbs the way
+/// bpftool does (first match in declaration order wins, so `p` is `prog`).
+pub fn parse() -> Result<Cli, clap::Error> {
+    let args = expand_prefixes(std::env::args_os().collect());
+    let matches = command().try_get_matches_from(args)?;
+    <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+}
+
+/// Global flags that take a value in the next argument.
+const FLAGS_WITH_VALUE: &[&str] = &["--color"];
+
+/// Expand the object and verb words when they are prefixes of exactly one name, or, like
+/// bpftool, of several names (the first in declaration order wins).
+pub fn expand_prefixes(mut args: Vec<OsString>) -> Vec<OsString> {
+    let root = Cli::command();
+    let mut cmd = &root;
+    let mut depth = 0;
+    let mut i = 1;
+    while i < args.len() && depth < 2 {
+        let Some(word) = args[i].to_str().map(str::to_owned) else {
+            break;
+        };
+        if word == "--" {
+            break;
+        }
+        if word.starts_with('-') {
+            i += if FLAGS_WITH_VALUE.contains(&word.as_str()) {
+                2
+            } else {
+                1
+            };
+            continue;
+        }
+        let subs: Vec<&clap::Command> = cmd.get_subcommands().collect();
+        if subs.is_empty() {
+            break;
+        }
+        let exact = subs
+            .iter()
+            .find(|s| s.get_name() == word || s.get_all_aliases().any(|a| a == word));
+        let chosen = exact.map(|s| (*s, word.clone())).or_else(|| {
+            subs.iter().find_map(|s| {
+                std::iter::once(s.get_name())
+                    .chain(s.get_all_aliases())
+                    .find(|n| n.starts_with(&word))
+                    .map(|n| (*s, n.to_owned()))
+            })
+        });
+        match chosen {
+            Some((sub, name)) => {
+                args[i] = OsString::from(name);
+                cmd = sub;
+                depth += 1;
+            }
+            None => break,
+        }
+        i += 1;
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(line: &str) -> Vec<String> {
+        let args = line.split_whitespace().map(OsString::from).collect();
+        expand_prefixes(args)
+            .into_iter()
+            .map(|a| a.into_string().unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn prefixes_expand_in_declaration_order() {
+        assert_eq!(expand("rbt p s"), ["rbt", "prog", "show"]);
+        assert_eq!(
+            expand("rbt -j pr sh id 7"),
+            ["rbt", "-j", "prog", "show", "id", "7"]
+        );
+        assert_eq!(
+            expand("rbt --color never p lo x.o"),
+            ["rbt", "--color", "never", "prog", "load", "x.o"]
+        );
+        // bpftool: `prog l` is `prog list`, the first verb starting with `l`.
+        assert_eq!(expand("rbt p l"), ["rbt", "prog", "list"]);
+    }
+
+    #[test]
+    fn aliases_and_unknown_words_are_kept() {
+        assert_eq!(expand("rbt prog list"), ["rbt", "prog", "list"]);
+        assert_eq!(expand("rbt zzz s"), ["rbt", "zzz", "s"]);
+    }
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+}

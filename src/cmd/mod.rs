@@ -1,0 +1,18 @@
+// One module per object; `run` sends a parsed command line to its verb.
+
+pub mod docs;
+pub mod prog;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Object};
+use crate::output::Output;
+
+pub fn run(cli: Cli, out: &mut Output) -> Result<()> {
+    let g = &cli.globals;
+    match cli.object {
+        Object::Prog { verb } => prog::run(verb, g, out),
+        Object::Completions { shell } => docs::completions(shell, out),
+        Object::Man { dir } => docs::man(&dir, out),
+    }
+}

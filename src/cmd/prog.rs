@@ -1,0 +1,433 @@
+// `prog` verbs: show, pin, load, loadall; the program record and its table row.
+
+use std::collections::BTreeMap;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::bpf::object::{self, LoadSpec, MapSelector};
+use crate::bpf::pids::PidRef;
+use crate::bpf::{self, bpffs, Kind};
+use crate::cli::{Globals, LoadArgs, ProgVerb};
+use crate::error::usage;
+use crate::handle::{self, hex, Handle};
+use crate::output::{Output, Tabular};
+
+pub fn run(verb: Option<ProgVerb>, g: &Globals, out: &mut Output) -> Result<()> {
+    match verb.unwrap_or(ProgVerb::Show { handle: Vec::new() }) {
+        ProgVerb::Show { handle } => show(&handle, g, out),
+        ProgVerb::Pin { args } => pin(&args, g, out),
+        ProgVerb::Load(args) => load(&args, false, g, out),
+        ProgVerb::Loadall(args) => load(&args, true, g, out),
+    }
+}
+
+/// One program as `prog show` prints it; field names and order are bpftool's.
+#[derive(Debug, Serialize)]
+pub struct ProgRecord {
+    pub id: u32,
+    #[serde(rename = "type")]
+    pub prog_type: String,
+    pub name: String,
+    pub tag: String,
+    pub gpl_compatible: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_time_ns: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_cnt: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recursion_misses: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loaded_at: Option<i64>,
+    pub uid: u32,
+    pub bytes_xlated: u32,
+    pub jited: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_jited: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_memlock: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub map_ids: Vec<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub btf_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pids: Vec<PidRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Tabular for ProgRecord {
+    fn header() -> &'static [&'static str] {
+        &["ID", "TYPE", "NAME", "TAG", "LOADED", "JITED", "MAPS"]
+    }
+
+    fn row(&self) -> Vec<String> {
+        let loaded = self
+            .loaded_at
+            .and_then(|s| u64::try_from(s).ok())
+            .map(|s| {
+                let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(s);
+                humantime::format_rfc3339_seconds(t).to_string()
+            })
+            .unwrap_or_default();
+        let jited = self
+            .bytes_jited
+            .map(|b| format!("{b}B"))
+            .unwrap_or_else(|| "-".into());
+        let maps: Vec<String> = self.map_ids.iter().map(u32::to_string).collect();
+        vec![
+            self.id.to_string(),
+            self.prog_type.clone(),
+            self.name.clone(),
+            self.tag.clone(),
+            loaded,
+            jited,
+            maps.join(","),
+        ]
+    }
+}
+
+/// Facts gathered once per `show` and shared by every record: pins (with -f) and pids.
+struct ShowContext {
+    pins: Option<BTreeMap<u32, Vec<String>>>,
+    pids: BTreeMap<u32, Vec<PidRef>>,
+}
+
+impl ShowContext {
+    fn new(kind: Kind, g: &Globals) -> Result<Self> {
+        let pins = if g.bpffs {
+            bpffs::ensure_mounted(g.nomount)?;
+            Some(pins_by_id(kind))
+        } else {
+            None
+        };
+        Ok(ShowContext {
+            pins,
+            pids: bpf::pids::holders(kind),
+        })
+    }
+}
+
+/// Pinned paths under the bpffs root, by object id.
+pub fn pins_by_id(kind: Kind) -> BTreeMap<u32, Vec<String>> {
+    let mut pins: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for (path, k, id) in bpffs::walk_pins(Path::new(bpffs::DEFAULT_ROOT)) {
+        if k == kind {
+            pins.entry(id).or_default().push(path.display().to_string());
+        }
+    }
+    pins
+}
+
+fn record(fd: std::os::fd::BorrowedFd<'_>, ctx: &ShowContext) -> Result<ProgRecord> {
+    let info = bpf::prog::info(fd)?;
+    let stats = info.run_time_ns != 0;
+    Ok(ProgRecord {
+        id: info.id,
+        prog_type: info.type_name,
+        name: info.name,
+        tag: hex(&info.tag),
+        gpl_compatible: info.gpl_compatible,
+        run_time_ns: stats.then_some(info.run_time_ns),
+        run_cnt: stats.then_some(info.run_cnt),
+        recursion_misses: (info.recursion_misses != 0).then_some(info.recursion_misses),
+        loaded_at: (info.load_time != 0).then(|| bpf::prog::boot_ns_to_epoch_secs(info.load_time)),
+        uid: info.uid,
+        bytes_xlated: info.bytes_xlated,
+        jited: info.bytes_jited != 0,
+        bytes_jited: (info.bytes_jited != 0).then_some(info.bytes_jited),
+        bytes_memlock: bpf::fdinfo_field(fd, "memlock").and_then(|v| v.parse().ok()),
+        map_ids: info.map_ids,
+        btf_id: (info.btf_id != 0).then_some(info.btf_id),
+        pinned: ctx
+            .pins
+            .as_ref()
+            .map(|p| p.get(&info.id).cloned().unwrap_or_default()),
+        pids: ctx.pids.get(&info.id).cloned().unwrap_or_default(),
+        metadata: None,
+    })
+}
+
+fn show(words: &[String], g: &Globals, out: &mut Output) -> Result<()> {
+    let ctx = ShowContext::new(Kind::Prog, g)?;
+    if words.is_empty() {
+        let mut records = Vec::new();
+        for id in bpf::ids(Kind::Prog)? {
+            // A program may be unloaded between listing and opening it.
+            let Ok(fd) = bpf::fd_by_id(Kind::Prog, id) else {
+                continue;
+            };
+            if let Ok(r) = record(fd.as_fd(), &ctx) {
+                records.push(r);
+            }
+        }
+        return Ok(out.list(&records)?);
+    }
+    let handle = handle::parse_all(Kind::Prog, words)?;
+    let found = handle::resolve_all(Kind::Prog, &handle)?;
+    let records = found
+        .iter()
+        .map(|r| record(r.fd.as_fd(), &ctx))
+        .collect::<Result<Vec<_>>>()?;
+    match records.as_slice() {
+        [one] => out.one(one)?,
+        _ => out.list(&records)?,
+    }
+    Ok(())
+}
+
+fn pin(args: &[String], g: &Globals, out: &mut Output) -> Result<()> {
+    let (handle, used) = handle::parse(Kind::Prog, args)?;
+    let file = match &args[used..] {
+        [file] => PathBuf::from(file),
+        [] => return Err(usage("prog pin: expected PROG FILE")),
+        [_, extra, ..] => return Err(usage(format!("prog pin: unexpected `{extra}` after FILE"))),
+    };
+    bpffs::ensure_mounted(g.nomount)?;
+    let prog = handle::resolve_one(Kind::Prog, &handle)?;
+    bpf::obj_pin(prog.fd.as_fd(), &file)?;
+    out.done(None)?;
+    Ok(())
+}
+
+/// bpftool's options after `prog load OBJ`.
+#[derive(Debug, Default, PartialEq)]
+struct LoadOptions {
+    path: Option<PathBuf>,
+    prog_type: Option<String>,
+    maps: Vec<(MapSelector, Handle)>,
+    pinmaps: Option<PathBuf>,
+}
+
+const LOAD_KEYWORDS: &[&str] = &[
+    "type",
+    "map",
+    "pinmaps",
+    "dev",
+    "offload_dev",
+    "xdpmeta_dev",
+];
+
+fn parse_load_options(words: &[String]) -> Result<LoadOptions> {
+    let mut opts = LoadOptions::default();
+    let mut i = 0;
+    if let Some(first) = words.first() {
+        if !LOAD_KEYWORDS.contains(&first.as_str()) {
+            opts.path = Some(PathBuf::from(first));
+            i = 1;
+        }
+    }
+    let value = |i: usize, what: &str| {
+        words
+            .get(i)
+            .cloned()
+            .ok_or_else(|| usage(format!("`{what}` needs a value")))
+    };
+    while i < words.len() {
+        match words[i].as_str() {
+            "type" => {
+                opts.prog_type = Some(value(i + 1, "type")?);
+                i += 2;
+            }
+            "pinmaps" => {
+                opts.pinmaps = Some(PathBuf::from(value(i + 1, "pinmaps")?));
+                i += 2;
+            }
+            "map" => {
+                let kind = value(i + 1, "map")?;
+                let which = value(i + 2, "map idx|name")?;
+                let selector = match kind.as_str() {
+                    "idx" => MapSelector::Idx(
+                        which
+                            .parse()
+                            .map_err(|_| usage(format!("map idx `{which}`: expected a number")))?,
+                    ),
+                    "name" => MapSelector::Name(which),
+                    other => {
+                        return Err(usage(format!(
+                            "map: expected `idx N` or `name NAME`, got `{other}`"
+                        )))
+                    }
+                };
+                let (map, used) = handle::parse(Kind::Map, &words[i + 3..])?;
+                opts.maps.push((selector, map));
+                i += 3 + used;
+            }
+            "dev" | "offload_dev" | "xdpmeta_dev" => {
+                return Err(usage(format!(
+                    "`{}`: device offload is not supported by rbt",
+                    words[i]
+                )))
+            }
+            other => {
+                return Err(usage(format!(
+                    "unknown load option `{other}`: expected type, map, pinmaps"
+                )))
+            }
+        }
+    }
+    Ok(opts)
+}
+
+/// /sys/fs/bpf/<stem>: the file name without `.o` and without a `.bpf` suffix.
+pub fn default_pin_path(obj: &Path) -> PathBuf {
+    let name = obj
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".o").unwrap_or(&name);
+    let stem = stem.strip_suffix(".bpf").unwrap_or(stem);
+    Path::new(bpffs::DEFAULT_ROOT).join(stem)
+}
+
+fn load(args: &LoadArgs, all: bool, g: &Globals, out: &mut Output) -> Result<()> {
+    let opts = parse_load_options(&args.rest)?;
+    let target = opts
+        .path
+        .clone()
+        .unwrap_or_else(|| default_pin_path(&args.obj));
+    let prog_type = match &opts.prog_type {
+        Some(t) => Some(object::parse_prog_type(t).ok_or_else(|| {
+            usage(format!(
+                "unknown program type `{t}`; known types: {}",
+                bpf::prog::prog_type_names()[1..].join(", ")
+            ))
+        })?),
+        None => None,
+    };
+    object::check_file(&args.obj)?;
+    bpffs::ensure_mounted(g.nomount)?;
+    // Refuse a bad pin path before anything is loaded.
+    let created_dir = if all {
+        prepare_pin_dir(&target)?
+    } else {
+        bpffs::check_pin_path(&target)?;
+        false
+    };
+    let result = load_and_pin(args, &opts, prog_type, &target, all);
+    if result.is_err() && created_dir {
+        let _ = std::fs::remove_dir(&target);
+    }
+    result?;
+    out.done(None)?;
+    Ok(())
+}
+
+/// For loadall: DIR may exist (empty of our names) or be created on a bpffs.
+fn prepare_pin_dir(dir: &Path) -> Result<bool> {
+    if dir.is_dir() {
+        if !bpffs::is_bpffs(dir) {
+            anyhow::bail!("{}: is not on a bpffs", dir.display());
+        }
+        return Ok(false);
+    }
+    bpffs::check_pin_path(dir)?;
+    std::fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(true)
+}
+
+fn load_and_pin(
+    args: &LoadArgs,
+    opts: &LoadOptions,
+    prog_type: Option<(u32, u32)>,
+    target: &Path,
+    all: bool,
+) -> Result<()> {
+    let mut reuse_maps = Vec::new();
+    for (selector, map) in &opts.maps {
+        let fd = handle::resolve_one(Kind::Map, map)?.fd;
+        reuse_maps.push((selector.clone(), fd));
+    }
+    let spec = LoadSpec {
+        path: &args.obj,
+        prog_type,
+        reuse_maps,
+        want_log: args.log.is_some(),
+    };
+    let open = object::open(&spec)?;
+    let mut obj = object::load(open, &args.obj, args.log.as_deref())?;
+    let mut pinned: Vec<PathBuf> = Vec::new();
+    let result = (|| -> Result<()> {
+        for prog in obj.progs() {
+            let path = if all {
+                target.join(prog.name())
+            } else {
+                target.to_path_buf()
+            };
+            bpf::obj_pin(prog.as_fd(), &path)
+                .with_context(|| format!("pinning program {}", prog.name().to_string_lossy()))?;
+            pinned.push(path);
+            if !all {
+                break;
+            }
+        }
+        if let Some(dir) = &opts.pinmaps {
+            pinned.extend(object::pin_maps(&mut obj, dir)?);
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        object::unpin_all(&pinned);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn default_pin_path_strips_o_and_bpf() {
+        assert_eq!(
+            default_pin_path(Path::new("examples/xdp_drop.bpf.o")),
+            PathBuf::from("/sys/fs/bpf/xdp_drop")
+        );
+        assert_eq!(
+            default_pin_path(Path::new("x.o")),
+            PathBuf::from("/sys/fs/bpf/x")
+        );
+    }
+
+    #[test]
+    fn load_options_parse() {
+        let o = parse_load_options(&words(
+            "/sys/fs/bpf/p type xdp map name cnt id 4 pinmaps /sys/fs/bpf/m",
+        ))
+        .unwrap_or_default();
+        assert_eq!(o.path, Some(PathBuf::from("/sys/fs/bpf/p")));
+        assert_eq!(o.prog_type.as_deref(), Some("xdp"));
+        assert_eq!(
+            o.maps,
+            vec![(MapSelector::Name("cnt".into()), Handle::Id(4))]
+        );
+        assert_eq!(o.pinmaps, Some(PathBuf::from("/sys/fs/bpf/m")));
+        let o = parse_load_options(&words("map idx 0 /sys/fs/bpf/m")).unwrap_or_default();
+        assert_eq!(o.path, None);
+        assert_eq!(
+            o.maps,
+            vec![(MapSelector::Idx(0), Handle::Pinned("/sys/fs/bpf/m".into()))]
+        );
+    }
+
+    #[test]
+    fn bad_load_options_are_usage_errors() {
+        for bad in [
+            "p type",
+            "p map idx x id 1",
+            "p map foo 1 id 2",
+            "p bogus 1",
+            "p map name m",
+        ] {
+            let err = parse_load_options(&words(bad)).unwrap_err();
+            assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,29 @@
+// rbt: parse the command line, run the verb, turn errors into exit codes.
+
+mod bpf;
+mod cli;
+mod cmd;
+mod error;
+mod handle;
+mod output;
+
+use output::Output;
+
+fn main() {
+    let cli = match cli::parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    bpf::log::install(cli.globals.debug);
+    let mut out = Output::new(&cli.globals);
+    let result = cmd::run(cli, &mut out).and_then(|()| Ok(out.flush()?));
+    let code = match result {
+        Ok(()) => 0,
+        Err(e) => out.report_error(&e),
+    };
+    std::process::exit(code);
+}
