@@ -6,11 +6,6 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-pub const HANDLE_HELP: &str =
-    "PROG := id N | pinned FILE | name NAME | tag HEX (a bare /path means pinned)";
-pub const MAP_HANDLE_HELP: &str =
-    "MAP := id N | pinned FILE | name NAME (a bare /path means pinned)";
-
 #[derive(Parser, Debug)]
 #[command(
     name = "rbt",
@@ -124,11 +119,7 @@ pub struct LoadArgs {
     #[arg(value_name = "OBJ")]
     pub obj: PathBuf,
     /// [PATH] [type TYPE] [map {idx N | name NAME} MAP]... [pinmaps DIR]
-    #[arg(
-        value_name = "ARGS",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(value_name = "ARGS")]
     pub rest: Vec<String>,
     /// Write the whole verifier log to FILE (also on success).
     #[arg(long, value_name = "FILE")]

@@ -47,10 +47,6 @@ impl Output {
         }
     }
 
-    pub fn format(&self) -> Format {
-        self.format
-    }
-
     pub fn is_json(&self) -> bool {
         self.format != Format::Table
     }
@@ -97,6 +93,7 @@ impl Output {
 
     /// One line of a stream: a JSON object per line in JSON modes, `text` in table mode;
     /// flushed at once so `| jq -c` and `| head` see it while rbt runs.
+    #[allow(dead_code)] // the first user is the streaming verbs (perf tracelog, events)
     pub fn stream_line<T: Serialize + ?Sized>(&mut self, value: &T, text: &str) -> io::Result<()> {
         if self.is_json() {
             serde_json::to_writer(&mut self.out, value).map_err(io::Error::other)?;

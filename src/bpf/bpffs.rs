@@ -14,7 +14,7 @@ const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 
 /// Whether `path` is on a bpffs.
 pub fn is_bpffs(path: &Path) -> bool {
-    statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == BPF_FS_MAGIC)
+    statfs(path).is_ok_and(|s| s.filesystem_type().0 == BPF_FS_MAGIC)
 }
 
 /// Mount bpffs at /sys/fs/bpf unless it is there already or `nomount` is set.

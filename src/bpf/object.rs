@@ -226,25 +226,39 @@ fn load_error(
     }
 }
 
-/// Pin every map of a loaded object under `dir`, by map name. Returns what was pinned.
+/// Pin every map of a loaded object under `dir`, by map name with `.` made `_` (as libbpf
+/// does: bpffs names cannot hold dots). Returns what was pinned, the created dir last.
 pub fn pin_maps(obj: &mut Object, dir: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let created = !dir.exists();
+    if created {
+        std::fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let mut pinned = Vec::new();
-    for map in obj.maps_mut() {
-        let name = map.name().to_string_lossy().into_owned();
+    for map in obj.maps() {
+        let name = map.name().to_string_lossy().replace('.', "_");
         let path = dir.join(&name);
         if let Err(e) = super::obj_pin(map.as_fd(), &path) {
             unpin_all(&pinned);
+            if created {
+                let _ = std::fs::remove_dir(dir);
+            }
             return Err(e.context(format!("pinning map {name}")));
         }
         pinned.push(path);
     }
+    if created {
+        pinned.push(dir.to_path_buf());
+    }
     Ok(pinned)
 }
 
-/// Remove pins made during a command that then failed.
+/// Remove pins (and directories) made during a command that then failed.
 pub fn unpin_all(paths: &[PathBuf]) {
     for p in paths.iter().rev() {
-        let _ = std::fs::remove_file(p);
+        if p.is_dir() {
+            let _ = std::fs::remove_dir(p);
+        } else {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }

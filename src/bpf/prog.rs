@@ -1,6 +1,6 @@
 // Programs in the kernel: their info (bpf_prog_get_info_by_fd), type names, run-time stats.
 
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use anyhow::Result;
 
@@ -10,7 +10,6 @@ use super::{c_chars, errno, kernel_error, static_str};
 #[derive(Debug, Clone)]
 pub struct ProgInfo {
     pub id: u32,
-    pub type_id: u32,
     pub type_name: String,
     pub name: String,
     pub tag: [u8; 8],
@@ -25,7 +24,6 @@ pub struct ProgInfo {
     pub bytes_jited: u32,
     pub map_ids: Vec<u32>,
     pub btf_id: u32,
-    pub verified_insns: u32,
 }
 
 /// Read a program's info, including its map ids.
@@ -57,7 +55,6 @@ pub fn info(fd: BorrowedFd<'_>) -> Result<ProgInfo> {
     }
     Ok(ProgInfo {
         id: raw.id,
-        type_id: raw.type_,
         type_name: prog_type_name(raw.type_),
         name: c_chars(&raw.name),
         tag: raw.tag,
@@ -71,7 +68,6 @@ pub fn info(fd: BorrowedFd<'_>) -> Result<ProgInfo> {
         bytes_jited: raw.jited_prog_len,
         map_ids,
         btf_id: raw.btf_id,
-        verified_insns: raw.verified_insns,
     })
 }
 
@@ -101,17 +97,6 @@ pub fn prog_type_by_name(name: &str) -> Option<u32> {
         .iter()
         .position(|n| *n == name)
         .map(|i| i as u32)
-}
-
-/// Turn on run-time statistics (run_time_ns, run_cnt) while the returned fd is open.
-pub fn enable_stats() -> Result<OwnedFd> {
-    // SAFETY: plain syscall wrapper.
-    let fd = unsafe { libbpf_sys::bpf_enable_stats(libbpf_sys::BPF_STATS_RUN_TIME) };
-    if fd < 0 {
-        return Err(kernel_error(errno(fd), "enabling BPF run-time statistics"));
-    }
-    // SAFETY: the kernel returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Convert a time since boot (ns) to seconds since the epoch, the way bpftool does.
