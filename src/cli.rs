@@ -227,6 +227,6 @@ mod tests {
 
     #[test]
     fn clap_definitions_are_consistent() {
-        Cli::command().debug_assert();
+        command().debug_assert();
     }
 }
