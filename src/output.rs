@@ -115,6 +115,9 @@ impl Output {
             .load_preset(presets::NOTHING)
             .set_content_arrangement(ContentArrangement::Disabled);
         let color = self.color;
+        if color {
+            table.enforce_styling();
+        }
         table.set_header(header.iter().map(|h| {
             let cell = Cell::new(h);
             if color {

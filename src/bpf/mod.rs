@@ -72,6 +72,28 @@ pub fn kernel_error(err: io::Error, what: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(err).context(what)
 }
 
+/// The symbolic name of an errno value ("EACCES"), for messages.
+pub fn errno_name(code: i32) -> &'static str {
+    match code {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::E2BIG => "E2BIG",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::EINVAL => "EINVAL",
+        libc::ENOSPC => "ENOSPC",
+        libc::ERANGE => "ERANGE",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        524 => "ENOTSUPP",
+        _ => "errno",
+    }
+}
+
 /// The ids of every object of `kind` in the kernel, in increasing order.
 pub fn ids(kind: Kind) -> Result<Vec<u32>> {
     let mut ids = Vec::new();

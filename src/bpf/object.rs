@@ -202,9 +202,21 @@ fn load_error(
         .filter(|l| !l.contains("PROG LOAD LOG"))
         .rfind(|l| l.starts_with("libbpf: "))
         .map(|l| l.trim_start_matches("libbpf: ").to_owned());
+    let code = said
+        .lines()
+        .find_map(|l| l.split("failed to load: -").nth(1))
+        .and_then(|n| n.trim().parse::<i32>().ok());
+    let why = match code {
+        Some(c) => format!(
+            "{} ({})",
+            std::io::Error::from_raw_os_error(c),
+            super::errno_name(c)
+        ),
+        None => err.to_string(),
+    };
     let mut msg = match failed {
-        Some(name) => format!("{}: program '{name}' failed to load: {err}", path.display()),
-        None => format!("{}: loading failed: {err}", path.display()),
+        Some(name) => format!("{}: program '{name}' failed to load: {why}", path.display()),
+        None => format!("{}: loading failed: {why}", path.display()),
     };
     match verifier {
         Some(log) if !log.is_empty() => {

@@ -1,0 +1,424 @@
+// Integration tests of the `prog` verbs and the global grammar, against the live kernel.
+
+mod common;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use common::*;
+use serde_json::Value;
+
+/// bpftool and rbt compute loaded_at from two clock reads; allow one second apart.
+fn assert_matches_bpftool(id: u64) {
+    let id = id.to_string();
+    let r = run_json(&["-j", "prog", "show", "id", &id]);
+    let b = bpftool_json(&["-j", "prog", "show", "id", &id]);
+    let n = assert_same_fields(&r, &b, &["loaded_at"]);
+    assert!(n >= 12, "only {n} fields compared: {b}");
+    let (rl, bl) = (
+        r["loaded_at"].as_i64().unwrap(),
+        b["loaded_at"].as_i64().unwrap(),
+    );
+    assert!((rl - bl).abs() <= 1, "loaded_at {rl} vs {bl}");
+}
+
+#[test]
+fn load_pins_and_show_matches_bpftool() {
+    if !kernel_ready("prog load") {
+        return;
+    }
+    let dir = PinDir::new();
+    let pin = dir.join("basic");
+    let id = load(&fixture("prog_basic"), &pin);
+    let shown = run_json(&["-j", "prog", "show", "pinned", &pin]);
+    assert_eq!(
+        shown["name"], "rbt_basic_xdp",
+        "the first program is pinned"
+    );
+    assert_eq!(shown["type"], "xdp");
+    assert_eq!(shown["metadata"], serde_json::json!({"a": "foo", "b": 1}));
+    assert_matches_bpftool(id);
+
+    // A bare /path is a pinned handle, and -f adds the pin.
+    let f = run_json(&["-j", "-f", "prog", "show", &pin]);
+    assert_eq!(f["pinned"], serde_json::json!([pin]));
+}
+
+#[test]
+fn loadall_pins_every_program_and_maps() {
+    if !kernel_ready("prog loadall") {
+        return;
+    }
+    let dir = PinDir::new();
+    let progs = dir.join("progs");
+    let maps = dir.join("maps");
+    let obj = fixture("prog_basic").display().to_string();
+    let (code, out, err) = run(&["-j", "prog", "loadall", &obj, &progs, "pinmaps", &maps]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "null\n");
+    for name in ["rbt_basic_xdp", "rbt_basic_tp"] {
+        let p = format!("{progs}/{name}");
+        let shown = run_json(&["-j", "prog", "show", &p]);
+        assert_eq!(shown["name"], name);
+        assert_matches_bpftool(shown["id"].as_u64().unwrap());
+    }
+    let tp = run_json(&["-j", "prog", "show", &format!("{progs}/rbt_basic_tp")]);
+    assert_eq!(tp["type"], "tracepoint");
+    // Maps are pinned by name, dots made underscores, and are the programs' maps.
+    let map = bpftool_json(&["-j", "map", "show", "pinned", &format!("{maps}/basic_cnt")]);
+    assert!(tp["map_ids"].as_array().unwrap().contains(&map["id"]));
+    assert!(PathBuf::from(format!("{maps}/prog_bas_rodata")).exists());
+}
+
+#[test]
+fn pin_and_handles_name_tag_id() {
+    if !kernel_ready("prog pin") {
+        return;
+    }
+    let dir = PinDir::new();
+    let first = dir.join("first");
+    let id = load(&fixture("prog_basic"), &first);
+    let second = dir.join("second");
+    let (code, _, err) = run(&["prog", "pin", "id", &id.to_string(), &second]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        run_json(&["-j", "prog", "show", "pinned", &second])["id"],
+        id
+    );
+
+    let tag = run_json(&["-j", "prog", "show", "id", &id.to_string()])["tag"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let by_tag = run_json(&["-j", "prog", "show", "tag", &tag]);
+    let ids: Vec<u64> = match &by_tag {
+        Value::Array(a) => a.iter().map(|p| p["id"].as_u64().unwrap()).collect(),
+        one => vec![one["id"].as_u64().unwrap()],
+    };
+    assert!(ids.contains(&id), "tag {tag} finds {id}: {by_tag}");
+
+    // Load the same object again: name now matches two programs.
+    let other = dir.join("other");
+    let id2 = load(&fixture("prog_basic"), &other);
+    let both = run_json(&["-j", "prog", "show", "name", "rbt_basic_xdp"]);
+    let ids: Vec<u64> = both
+        .as_array()
+        .expect("several matches print an array")
+        .iter()
+        .map(|p| p["id"].as_u64().unwrap())
+        .collect();
+    assert!(ids.contains(&id) && ids.contains(&id2), "{both}");
+    // A verb that needs one program fails and lists the matches.
+    let third = dir.join("third");
+    let (code, _, err) = run(&["prog", "pin", "name", "rbt_basic_xdp", &third]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("several programs match") && err.contains(&format!("id {id2}")),
+        "{err}"
+    );
+    assert!(!PathBuf::from(&third).exists());
+}
+
+#[test]
+fn show_lists_every_program_as_table_and_json() {
+    if !kernel_ready("prog show") {
+        return;
+    }
+    let dir = PinDir::new();
+    let pin = dir.join("p");
+    let id = load(&fixture("prog_basic"), &pin);
+    let all = run_json(&["-j", "prog", "show"]);
+    let mine = all
+        .as_array()
+        .expect("an array")
+        .iter()
+        .find(|p| p["id"] == id)
+        .expect("our program is listed");
+    assert_eq!(mine["name"], "rbt_basic_xdp");
+
+    // Table: a header and our row with its columns; `rbt p` (object alone, prefix) = show.
+    for args in [
+        &["prog", "show"][..],
+        &["p"][..],
+        &["p", "s"][..],
+        &["prog", "list"][..],
+    ] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        let header = out.lines().next().unwrap_or_default();
+        assert!(
+            header.starts_with("ID") && header.contains("TAG"),
+            "{args:?}: {header}"
+        );
+        let row = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(&id.to_string()))
+            .expect("our row");
+        assert!(
+            row.contains("xdp") && row.contains("rbt_basic_xdp"),
+            "{row}"
+        );
+    }
+    // Pretty JSON: 4-space indent, one trailing newline.
+    let (_, out, _) = run(&["-p", "prog", "show", "id", &id.to_string()]);
+    assert!(out.starts_with("{\n    \"id\": "), "{out}");
+    assert!(out.ends_with("}\n"));
+    // Global flags anywhere on the line.
+    let late = run_json(&["prog", "show", "id", &id.to_string(), "--json"]);
+    assert_eq!(late["id"], id);
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    if !kernel_ready("prog show colour") {
+        return;
+    }
+    let (_, plain, _) = run(&["prog", "show"]);
+    assert!(!plain.contains('\x1b'), "no colour into a pipe");
+    let (_, always, _) = run(&["--color", "always", "prog", "show"]);
+    assert!(
+        always.contains("\x1b["),
+        "--color always colours the header"
+    );
+    let out = rbt()
+        .args(["--color", "auto", "prog", "show"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
+}
+
+#[test]
+fn pids_holding_a_program_are_listed() {
+    if !kernel_ready("prog show pids") {
+        return;
+    }
+    let dir = PinDir::new();
+    let pin = dir.join("held");
+    let id = load(&fixture("prog_basic"), &pin);
+    // A process holding the program open: bash with the pin on fd 3 would not work
+    // (a pin opens as a file); bpftool's `prog show` holds fds only briefly. Use a
+    // short python process that opens the program by pin through the bpf() syscall.
+    let script = format!(
+        "import ctypes,os,time,struct\n\
+         libc=ctypes.CDLL(None,use_errno=True)\n\
+         path=ctypes.create_string_buffer(b'{pin}')\n\
+         attr=struct.pack('QII',ctypes.addressof(path),0,0)+bytes(104)\n\
+         buf=ctypes.create_string_buffer(attr,len(attr))\n\
+         fd=libc.syscall(321,7,buf,len(attr))\n\
+         print(fd,flush=True)\n\
+         time.sleep(30)\n"
+    );
+    let mut child = Command::new("python3")
+        .args(["-c", &script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = [0u8; 8];
+    let n = child.stdout.as_mut().unwrap().read(&mut line).unwrap();
+    let fd: i64 = String::from_utf8_lossy(&line[..n])
+        .trim()
+        .parse()
+        .unwrap_or(-1);
+    let shown = run_json(&["-j", "prog", "show", "id", &id.to_string()]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(fd >= 0, "the holder opened the program");
+    let pids = shown["pids"].as_array().expect("pids listed");
+    assert!(
+        pids.iter()
+            .any(|p| p["pid"] == child.id() && p["comm"] == "python3"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn verifier_rejection_names_program_errno_and_log() {
+    if !kernel_ready("prog load rejection") {
+        return;
+    }
+    let dir = PinDir::new();
+    let pin = dir.join("rejected");
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let log_path = log.path().display().to_string();
+    let obj = fixture("verifier_reject").display().to_string();
+    let (code, out, err) = run(&["prog", "load", &obj, &pin, "--log", &log_path]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("program 'rbt_rejected' failed to load"),
+        "{err}"
+    );
+    assert!(
+        err.contains("EACCES") || err.contains("Permission denied"),
+        "{err}"
+    );
+    assert!(
+        err.contains("invalid mem access"),
+        "the log's last lines: {err}"
+    );
+    assert!(err.contains("hint: the whole verifier log"), "{err}");
+    let whole = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        whole.contains("invalid mem access") && whole.lines().count() > 5,
+        "{whole}"
+    );
+    assert!(!PathBuf::from(&pin).exists(), "nothing pinned");
+    // Nothing stays loaded.
+    let (_, out, _) = run(&["-j", "prog", "show", "name", "rbt_rejected"]);
+    assert!(
+        out.contains("error"),
+        "no program named rbt_rejected is loaded: {out}"
+    );
+    // JSON mode: the error is also an object on stdout.
+    let (code, out, _) = run(&["-j", "prog", "load", &obj, &pin]);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("rbt_rejected"));
+}
+
+/// Bad input of every kind: one clear line, exit 1, nothing pinned, nothing loaded.
+#[test]
+fn bad_input_is_a_clear_error() {
+    if !kernel_ready("prog bad input") {
+        return;
+    }
+    let dir = PinDir::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let good = fixture("prog_basic");
+    let text = tmp.path().join("notes.o");
+    std::fs::write(&text, "just some text\n").unwrap();
+    let empty = tmp.path().join("empty.o");
+    std::fs::write(&empty, "").unwrap();
+    let truncated = tmp.path().join("truncated.bpf.o");
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let existing = dir.join("exists");
+    std::fs::create_dir(&existing).unwrap();
+    let s = |p: &std::path::Path| p.display().to_string();
+    let g = s(&good);
+    let pin = dir.join("p");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![s(&tmp.path().join("missing.o")), pin.clone()],
+            "No such file",
+        ),
+        (vec![s(tmp.path()), pin.clone()], "is a directory"),
+        (vec![s(&empty), pin.clone()], "is empty"),
+        (vec![s(&text), pin.clone()], "not an ELF file"),
+        (vec![s(&truncated), pin.clone()], "not a valid BPF object"),
+        (
+            vec!["/bin/true".into(), pin.clone()],
+            "for x86-64, not a BPF object",
+        ),
+        (vec![g.clone(), existing.clone()], "already exists"),
+        (vec![g.clone(), dir.join("nodir/p")], "does not exist"),
+        (
+            vec![g.clone(), "/tmp/rbt-not-bpffs".into()],
+            "not on a bpffs",
+        ),
+    ];
+    for (args, expect) in cases {
+        let mut all = vec!["prog".to_string(), "load".into()];
+        all.extend(args);
+        let argv: Vec<&str> = all.iter().map(String::as_str).collect();
+        let (code, out, err) = run(&argv);
+        assert_eq!(code, 1, "{argv:?}: {err}");
+        assert!(out.is_empty(), "{argv:?}: stdout {out}");
+        assert!(
+            err.starts_with("Error: ") && err.contains(expect),
+            "{argv:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let (code, _, err) = run(&["prog", "load", &g, &pin, "type", "no_such_type"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("unknown program type `no_such_type`") && err.contains("xdp"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["prog", "show", "id", "999999"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no program with id 999999"), "{err}");
+    let (code, out, err) = run(&["prog", "show", "name", "rbt_no_such_prog"]);
+    assert_eq!(code, 1, "matching nothing is an error");
+    assert!(
+        out.is_empty() && err.contains("no program matches name rbt_no_such_prog"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["prog", "show", "bogus", "1"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, _) = run(&["prog", "frobnicate"]);
+    assert_eq!(code, 2);
+    // Nothing of the above left a pin behind (only the dir we made ourselves).
+    let left: Vec<_> = std::fs::read_dir(&dir.path)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("exists")]);
+}
+
+#[test]
+fn missing_capabilities_are_named() {
+    if !kernel_ready("prog without CAP_BPF") {
+        return;
+    }
+    let bin = assert_cmd::cargo::cargo_bin("rbt");
+    let dir = PinDir::new();
+    let obj = fixture("prog_basic").display().to_string();
+    let pin = dir.join("nocap");
+    let caps = "-bpf,-sys_admin,-perfmon,-net_admin";
+    for args in [vec!["prog", "show"], vec!["prog", "load", &obj, &pin]] {
+        let out = Command::new("setpriv")
+            .args(["--bounding-set", caps, "--inh-caps", caps])
+            .arg(&bin)
+            .args(&args)
+            .output()
+            .expect("setpriv");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("CAP_BPF") && err.contains("hint:"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!PathBuf::from(&pin).exists());
+}
+
+#[test]
+fn closed_stdout_ends_quietly() {
+    if !kernel_ready("closed stdout") {
+        return;
+    }
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("rbt"))
+        .args(["-j", "prog", "show"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_verb_has_help_with_an_example() {
+    for verb in ["show", "pin", "load", "loadall"] {
+        let out = rbt().args(["prog", verb, "--help"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(text.contains("Example"), "prog {verb} --help: {text}");
+    }
+    let out = rbt().arg("--version").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("rbt ") && text.contains("libbpf v1."),
+        "{text}"
+    );
+}
