@@ -106,6 +106,17 @@ Options after OBJ [PATH], as in bpftool:\n  type TYPE                    program
 Examples:\n  rbt prog load examples/xdp_drop.bpf.o\n  rbt prog load drop.o /sys/fs/bpf/drop type xdp map name drop_cnt pinned /sys/fs/bpf/cnt"
     )]
     Load(LoadArgs),
+    /// Run a program on test input with BPF_PROG_TEST_RUN and show its return value.
+    #[command(
+        after_help = "PROG data_in FILE [data_out FILE [data_size_out L]] [ctx_in FILE [ctx_out FILE [ctx_size_out M]]] [repeat N]\n\
+FILE `-` is stdin (data_in, ctx_in) or stdout (data_out, ctx_out).\n\n\
+Examples:\n  rbt prog run pinned /sys/fs/bpf/xdp_drop data_in packet.bin repeat 1000\n  rbt -j prog run id 7 data_in packet.bin data_out out.bin"
+    )]
+    Run {
+        /// PROG data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N] ...
+        #[arg(value_name = "ARGS", num_args = 1.., required = true)]
+        args: Vec<String>,
+    },
     /// Load every program of OBJ and pin each one under DIR.
     #[command(
         after_help = "Takes the same options as `prog load`.\n\nExample:\n  rbt prog loadall probes.bpf.o /sys/fs/bpf/probes pinmaps /sys/fs/bpf/probes/maps"

@@ -409,7 +409,7 @@ fn closed_stdout_ends_quietly() {
 
 #[test]
 fn every_verb_has_help_with_an_example() {
-    for verb in ["show", "pin", "load", "loadall"] {
+    for verb in ["show", "pin", "load", "loadall", "run"] {
         let out = rbt().args(["prog", verb, "--help"]).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(0));
@@ -421,4 +421,58 @@ fn every_verb_has_help_with_an_example() {
         text.starts_with("rbt ") && text.contains("libbpf v1."),
         "{text}"
     );
+}
+
+#[test]
+fn run_matches_bpftool_and_counts_stats() {
+    if !kernel_ready("prog run") {
+        return;
+    }
+    let dir = PinDir::new();
+    let pin = dir.join("run");
+    let id = load(&fixture("prog_basic"), &pin).to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let packet = tmp.path().join("packet.bin");
+    std::fs::write(&packet, (0u8..64).collect::<Vec<u8>>()).unwrap();
+    let packet = packet.display().to_string();
+    let r = run_json(&[
+        "-j", "prog", "run", "id", &id, "data_in", &packet, "data_out", "-", "repeat", "10",
+    ]);
+    let b = bpftool_json(&[
+        "-j", "prog", "run", "id", &id, "data_in", &packet, "data_out", "-",
+    ]);
+    assert_eq!(r["retval"], 2, "XDP_PASS");
+    assert_same_fields(&r, &b, &["duration"]);
+    assert_eq!(r["data_out"].as_array().unwrap().len(), 64);
+
+    // With kernel.bpf_stats_enabled on, run_time_ns and run_cnt appear and match bpftool.
+    let sysctl = "/proc/sys/kernel/bpf_stats_enabled";
+    let before = std::fs::read_to_string(sysctl).unwrap_or_else(|_| "0".into());
+    std::fs::write(sysctl, "1").unwrap();
+    run_json(&[
+        "-j", "prog", "run", "id", &id, "data_in", &packet, "repeat", "5",
+    ]);
+    let shown = run_json(&["-j", "prog", "show", "id", &id]);
+    let theirs = bpftool_json(&["-j", "prog", "show", "id", &id]);
+    std::fs::write(sysctl, before.trim()).unwrap();
+    assert!(shown["run_cnt"].as_u64().unwrap() >= 5, "{shown}");
+    assert!(shown["run_time_ns"].as_u64().unwrap() > 0);
+    assert_eq!(shown["run_cnt"], theirs["run_cnt"]);
+    assert_eq!(shown["run_time_ns"], theirs["run_time_ns"]);
+
+    // Bad input: too short a packet for XDP, a missing file, no data_in.
+    std::fs::write(tmp.path().join("short"), "ab").unwrap();
+    let short = tmp.path().join("short").display().to_string();
+    let (code, _, err) = run(&["prog", "run", "id", &id, "data_in", &short]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("Invalid argument") && err.contains("hint:"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["prog", "run", "id", &id, "data_in", "/nonexistent"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("reading /nonexistent"), "{err}");
+    let (code, _, err) = run(&["prog", "run", "id", &id, "repeat", "3"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("data_in"), "{err}");
 }

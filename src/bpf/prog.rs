@@ -99,6 +99,70 @@ pub fn prog_type_by_name(name: &str) -> Option<u32> {
         .map(|i| i as u32)
 }
 
+/// What BPF_PROG_TEST_RUN gives back.
+#[derive(Debug, Clone)]
+pub struct TestRun {
+    pub retval: u32,
+    /// Average nanoseconds per run.
+    pub duration: u32,
+    pub data_out: Vec<u8>,
+    pub ctx_out: Vec<u8>,
+}
+
+/// Run a program once or `repeat` times on `data_in` (and `ctx_in`) with BPF_PROG_TEST_RUN.
+pub fn test_run(
+    fd: BorrowedFd<'_>,
+    data_in: &[u8],
+    ctx_in: Option<&[u8]>,
+    data_out_size: u32,
+    ctx_out_size: u32,
+    repeat: u32,
+) -> Result<TestRun> {
+    let mut data_out = vec![0u8; data_out_size as usize];
+    let mut ctx_out = vec![0u8; ctx_out_size as usize];
+    let mut opts = libbpf_sys::bpf_test_run_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as libbpf_sys::size_t,
+        data_in: data_in.as_ptr().cast(),
+        data_size_in: data_in.len() as u32,
+        repeat: repeat as i32,
+        ..Default::default()
+    };
+    if !data_out.is_empty() {
+        opts.data_out = data_out.as_mut_ptr().cast();
+        opts.data_size_out = data_out_size;
+    }
+    if let Some(ctx) = ctx_in {
+        opts.ctx_in = ctx.as_ptr().cast();
+        opts.ctx_size_in = ctx.len() as u32;
+    }
+    if !ctx_out.is_empty() {
+        opts.ctx_out = ctx_out.as_mut_ptr().cast();
+        opts.ctx_size_out = ctx_out_size;
+    }
+    // SAFETY: every pointer in `opts` points into a buffer that outlives the call, with
+    // the matching size; the kernel writes at most data_size_out / ctx_size_out bytes.
+    let ret = unsafe { libbpf_sys::bpf_prog_test_run_opts(fd.as_raw_fd(), &mut opts) };
+    if ret != 0 {
+        let err = errno(ret);
+        if err.raw_os_error() == Some(libc::EINVAL) {
+            return Err(crate::error::hinted(
+                format!("running the program (BPF_PROG_TEST_RUN): {err}"),
+                "the input does not fit the program type (XDP and tc need at least a 14-byte \
+                 Ethernet header in data_in), or the type has no test runs",
+            ));
+        }
+        return Err(kernel_error(err, "running the program (BPF_PROG_TEST_RUN)"));
+    }
+    data_out.truncate(opts.data_size_out as usize);
+    ctx_out.truncate(opts.ctx_size_out as usize);
+    Ok(TestRun {
+        retval: opts.retval,
+        duration: opts.duration,
+        data_out,
+        ctx_out,
+    })
+}
+
 /// Convert a time since boot (ns) to seconds since the epoch, the way bpftool does.
 pub fn boot_ns_to_epoch_secs(boot_ns: u64) -> i64 {
     let real = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME);

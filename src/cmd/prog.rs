@@ -21,6 +21,7 @@ pub fn run(verb: Option<ProgVerb>, g: &Globals, out: &mut Output) -> Result<()> 
         ProgVerb::Pin { args } => pin(&args, g, out),
         ProgVerb::Load(args) => load(&args, false, g, out),
         ProgVerb::Loadall(args) => load(&args, true, g, out),
+        ProgVerb::Run { args } => test_run(&args, out),
     }
 }
 
@@ -376,6 +377,128 @@ fn load_and_pin(
     result
 }
 
+/// `prog run` output, as bpftool's JSON: data written to stdout (`-`) as byte arrays.
+#[derive(Debug, Serialize)]
+pub struct RunRecord {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_out: Option<Vec<u8>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_out: Option<Vec<u8>>,
+    pub retval: u32,
+    pub duration: u32,
+}
+
+impl Tabular for RunRecord {
+    fn header() -> &'static [&'static str] {
+        &["RETVAL", "DURATION (AVG)", "DATA OUT"]
+    }
+
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.retval.to_string(),
+            format!("{}ns", self.duration),
+            self.data_out.as_deref().map(hex).unwrap_or_default(),
+        ]
+    }
+}
+
+/// Options of `prog run` after the program handle.
+#[derive(Debug, Default, PartialEq)]
+struct RunOptions {
+    data_in: String,
+    data_out: Option<String>,
+    data_size_out: Option<u32>,
+    ctx_in: Option<String>,
+    ctx_out: Option<String>,
+    ctx_size_out: Option<u32>,
+    repeat: u32,
+}
+
+fn parse_run_options(words: &[String]) -> Result<RunOptions> {
+    let mut o = RunOptions {
+        repeat: 1,
+        ..Default::default()
+    };
+    let mut data_in = None;
+    let mut pairs = words.chunks(2);
+    for pair in &mut pairs {
+        let [key, value] = pair else {
+            return Err(usage(format!("`{}` needs a value", pair[0])));
+        };
+        let number = |what: &str| {
+            value
+                .parse::<u32>()
+                .map_err(|_| usage(format!("{what} `{value}`: expected a number")))
+        };
+        match key.as_str() {
+            "data_in" => data_in = Some(value.clone()),
+            "data_out" => o.data_out = Some(value.clone()),
+            "data_size_out" => o.data_size_out = Some(number("data_size_out")?),
+            "ctx_in" => o.ctx_in = Some(value.clone()),
+            "ctx_out" => o.ctx_out = Some(value.clone()),
+            "ctx_size_out" => o.ctx_size_out = Some(number("ctx_size_out")?),
+            "repeat" => o.repeat = number("repeat")?.max(1),
+            other => return Err(usage(format!("unknown run option `{other}`"))),
+        }
+    }
+    o.data_in = data_in.ok_or_else(|| usage("prog run: `data_in FILE` is required"))?;
+    Ok(o)
+}
+
+fn read_input(file: &str) -> Result<Vec<u8>> {
+    if file == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("reading stdin")?;
+        return Ok(buf);
+    }
+    std::fs::read(file).with_context(|| format!("reading {file}"))
+}
+
+/// Write output data to FILE, or return it for the output when FILE is `-`.
+fn write_output(file: Option<&str>, bytes: &[u8]) -> Result<Option<Vec<u8>>> {
+    match file {
+        None => Ok(None),
+        Some("-") => Ok(Some(bytes.to_vec())),
+        Some(f) => {
+            std::fs::write(f, bytes).with_context(|| format!("writing {f}"))?;
+            Ok(None)
+        }
+    }
+}
+
+fn test_run(args: &[String], out: &mut Output) -> Result<()> {
+    let (handle, used) = handle::parse(Kind::Prog, args)?;
+    let opts = parse_run_options(&args[used..])?;
+    let prog = handle::resolve_one(Kind::Prog, &handle)?;
+    let data_in = read_input(&opts.data_in)?;
+    let ctx_in = opts.ctx_in.as_deref().map(read_input).transpose()?;
+    let data_size_out = match (&opts.data_out, opts.data_size_out) {
+        (None, _) => 0,
+        (Some(_), Some(n)) => n,
+        (Some(_), None) => (data_in.len() as u32).max(1) + 256,
+    };
+    let ctx_size_out = match (&opts.ctx_out, opts.ctx_size_out) {
+        (None, _) => 0,
+        (Some(_), Some(n)) => n,
+        (Some(_), None) => ctx_in.as_ref().map_or(256, |c| c.len() as u32),
+    };
+    let ran = bpf::prog::test_run(
+        prog.fd.as_fd(),
+        &data_in,
+        ctx_in.as_deref(),
+        data_size_out,
+        ctx_size_out,
+        opts.repeat,
+    )?;
+    let record = RunRecord {
+        data_out: write_output(opts.data_out.as_deref(), &ran.data_out)?,
+        context_out: write_output(opts.ctx_out.as_deref(), &ran.ctx_out)?,
+        retval: ran.retval,
+        duration: ran.duration,
+    };
+    Ok(out.one(&record)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +538,23 @@ mod tests {
             o.maps,
             vec![(MapSelector::Idx(0), Handle::Pinned("/sys/fs/bpf/m".into()))]
         );
+    }
+
+    #[test]
+    fn run_options_parse() {
+        let o =
+            parse_run_options(&words("data_in p.bin data_out - repeat 100")).unwrap_or_default();
+        assert_eq!(o.data_in, "p.bin");
+        assert_eq!(o.data_out.as_deref(), Some("-"));
+        assert_eq!(o.repeat, 100);
+        for bad in [
+            "repeat 5",
+            "data_in",
+            "data_in x repeat many",
+            "data_in x bogus 1",
+        ] {
+            assert!(parse_run_options(&words(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]
