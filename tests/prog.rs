@@ -476,3 +476,33 @@ fn run_matches_bpftool_and_counts_stats() {
     assert_eq!(code, 2);
     assert!(err.contains("data_in"), "{err}");
 }
+
+/// In a private mount namespace without bpffs at /sys/fs/bpf: rbt mounts one before
+/// pinning, and with -n refuses with a clear error instead.
+#[test]
+fn bpffs_is_mounted_when_missing_unless_nomount() {
+    if !kernel_ready("bpffs mount") {
+        return;
+    }
+    assert!(which("unshare").is_some(), "unshare (util-linux) is needed");
+    let bin = assert_cmd::cargo::cargo_bin("rbt").display().to_string();
+    let obj = fixture("prog_basic").display().to_string();
+    let script = format!(
+        "umount -l /sys/fs/bpf 2>/dev/null; \
+         grep -q ' /sys/fs/bpf bpf ' /proc/mounts && exit 90; \
+         {bin} -n prog load {obj} /sys/fs/bpf/rbt-nomount; echo nomount=$?; \
+         {bin} prog load {obj} /sys/fs/bpf/rbt-mounted; echo mounted=$?; \
+         grep -c ' /sys/fs/bpf bpf ' /proc/mounts; \
+         {bin} -j prog show pinned /sys/fs/bpf/rbt-mounted"
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .expect("unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("nomount=1"), "{stdout}{stderr}");
+    assert!(stderr.contains("not on a bpffs"), "{stderr}");
+    assert!(stdout.contains("mounted=0"), "{stdout}{stderr}");
+    assert!(stdout.contains("\"name\":\"rbt_basic_xdp\""), "{stdout}");
+}
