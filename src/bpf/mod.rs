@@ -2,6 +2,7 @@
 // libbpf-sys where libbpf-rs has no safe call. All `unsafe` in rbt lives below here.
 
 pub mod bpffs;
+pub mod btf;
 pub mod caps;
 pub mod log;
 pub mod object;
