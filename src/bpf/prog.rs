@@ -99,6 +99,39 @@ pub fn prog_type_by_name(name: &str) -> Option<u32> {
         .map(|i| i as u32)
 }
 
+/// A program's `.rodata` map as bpftool's metadata needs it: the map's BTF id, the
+/// DATASEC type of its value, and the value's bytes.
+pub struct Rodata {
+    pub btf_id: u32,
+    pub value_type_id: u32,
+    pub bytes: Vec<u8>,
+}
+
+/// Find the `.rodata` map among `map_ids` (a one-entry array with BTF, as bpftool
+/// looks for it) and read its value.
+pub fn rodata(map_ids: &[u32]) -> Option<Rodata> {
+    use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType};
+    map_ids.iter().find_map(|&id| {
+        let map = MapHandle::from_map_id(id).ok()?;
+        let info = map.info().ok()?;
+        let raw = &info.info;
+        let is_rodata = info.map_type() == MapType::Array
+            && raw.key_size == 4
+            && raw.max_entries == 1
+            && raw.btf_value_type_id != 0
+            && c_chars(&raw.name).ends_with(".rodata");
+        if !is_rodata {
+            return None;
+        }
+        let bytes = map.lookup(&0u32.to_ne_bytes(), MapFlags::ANY).ok()??;
+        Some(Rodata {
+            btf_id: raw.btf_id,
+            value_type_id: raw.btf_value_type_id,
+            bytes,
+        })
+    })
+}
+
 /// What BPF_PROG_TEST_RUN gives back.
 #[derive(Debug, Clone)]
 pub struct TestRun {

@@ -142,6 +142,7 @@ fn record(fd: std::os::fd::BorrowedFd<'_>, ctx: &ShowContext) -> Result<ProgReco
         jited: info.bytes_jited != 0,
         bytes_jited: (info.bytes_jited != 0).then_some(info.bytes_jited),
         bytes_memlock: bpf::fdinfo_field(fd, "memlock").and_then(|v| v.parse().ok()),
+        metadata: metadata(&info.map_ids),
         map_ids: info.map_ids,
         btf_id: (info.btf_id != 0).then_some(info.btf_id),
         pinned: ctx
@@ -149,8 +150,28 @@ fn record(fd: std::os::fd::BorrowedFd<'_>, ctx: &ShowContext) -> Result<ProgReco
             .as_ref()
             .map(|p| p.get(&info.id).cloned().unwrap_or_default()),
         pids: ctx.pids.get(&info.id).cloned().unwrap_or_default(),
-        metadata: None,
     })
+}
+
+/// bpftool's `metadata`: the `bpf_metadata_*` variables of the program's .rodata, typed.
+fn metadata(map_ids: &[u32]) -> Option<serde_json::Map<String, serde_json::Value>> {
+    const PREFIX: &str = "bpf_metadata_";
+    let rodata = bpf::prog::rodata(map_ids)?;
+    let btf = crate::btf::Btf::from_kernel_id(rodata.btf_id).ok()?;
+    let mut fields = serde_json::Map::new();
+    for var in btf.datasec_vars(rodata.value_type_id) {
+        let Some(name) = var.name.strip_prefix(PREFIX) else {
+            continue;
+        };
+        let start = var.offset as usize;
+        let Some(bytes) = rodata.bytes.get(start..start + var.size as usize) else {
+            continue;
+        };
+        if let Ok(value) = crate::btf::format::to_json(&btf, var.ty, bytes) {
+            fields.insert(name.to_owned(), value);
+        }
+    }
+    (!fields.is_empty()).then_some(fields)
 }
 
 fn show(words: &[String], g: &Globals, out: &mut Output) -> Result<()> {
