@@ -233,7 +233,10 @@ pub fn pick_unattached(
         0 => {
             let busy: Vec<&PinnedProg> = of_type.iter().map(|(p, _)| p).collect();
             let msg = if busy.is_empty() {
-                format!("no PROG given and no {wanted} program is pinned under {}", root.display())
+                format!(
+                    "no PROG given and no {wanted} program is pinned under {}",
+                    root.display()
+                )
             } else {
                 format!(
                     "no PROG given and every pinned {wanted} program is attached already: {}",

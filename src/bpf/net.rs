@@ -371,10 +371,11 @@ pub fn link_create(
         }
         LinkTarget::Tcx(dir, flags) => {
             opts.flags = flags;
-            opts.__bindgen_anon_1.tcx = libbpf_sys::bpf_link_create_opts__bindgen_ty_1__bindgen_ty_6 {
-                relative_fd: relative.map_or(0, |f| f.as_raw_fd() as u32),
-                ..Default::default()
-            };
+            opts.__bindgen_anon_1.tcx =
+                libbpf_sys::bpf_link_create_opts__bindgen_ty_1__bindgen_ty_6 {
+                    relative_fd: relative.map_or(0, |f| f.as_raw_fd() as u32),
+                    ..Default::default()
+                };
             dir.tcx_type()
         }
     };
@@ -422,7 +423,10 @@ pub fn link_info(link: BorrowedFd<'_>) -> Result<NetLinkInfo> {
     }
     let (ifindex, attach_type) = match raw.type_ {
         // SAFETY: the kernel filled the union member that matches the link's type.
-        LINK_TYPE_XDP => (unsafe { raw.__bindgen_anon_1.xdp.ifindex }, libbpf_sys::BPF_XDP),
+        LINK_TYPE_XDP => (
+            unsafe { raw.__bindgen_anon_1.xdp.ifindex },
+            libbpf_sys::BPF_XDP,
+        ),
         LINK_TYPE_TCX => {
             // SAFETY: as above.
             let tcx = unsafe { raw.__bindgen_anon_1.tcx };

@@ -75,7 +75,7 @@ pub fn tc_filters(ifindex: u32, dir: Direction) -> Result<Vec<TcFilter>> {
     req.extend_from_slice(&0u32.to_ne_bytes()); // handle
     req.extend_from_slice(&parent(dir).to_ne_bytes());
     req.extend_from_slice(&0u32.to_ne_bytes()); // info
-    // SAFETY: `req` is a valid buffer of req.len() bytes for the duration of the call.
+                                                // SAFETY: `req` is a valid buffer of req.len() bytes for the duration of the call.
     let sent = unsafe { libc::send(sock.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) };
     if sent < 0 {
         anyhow::bail!(

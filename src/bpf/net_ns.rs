@@ -34,8 +34,8 @@ impl NetnsGuard {
                 "list the named namespaces with `ip netns list`",
             )
         })?;
-        let original =
-            File::open("/proc/thread-self/ns/net").context("opening the current network namespace")?;
+        let original = File::open("/proc/thread-self/ns/net")
+            .context("opening the current network namespace")?;
         setns(target.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| {
             anyhow::anyhow!(
                 "entering network namespace {}: {e} (is it a network namespace?)",

@@ -285,10 +285,7 @@ const STATE_DIR: &str = "/run/rbt/clsact";
 
 /// /run/rbt/clsact/<netns inode>-<ifindex>: present while a clsact rbt created is there.
 fn clsact_marker(ifindex: u32) -> PathBuf {
-    Path::new(STATE_DIR).join(format!(
-        "{}-{ifindex}",
-        net_ns::current_netns_inode()
-    ))
+    Path::new(STATE_DIR).join(format!("{}-{ifindex}", net_ns::current_netns_inode()))
 }
 
 fn mark_clsact_created(ifindex: u32, dev: &str) -> Result<()> {
@@ -343,8 +340,7 @@ fn find_links(link_type: u32, ifindex: u32, prog_id: u32) -> Vec<(u32, OwnedFd)>
             continue;
         };
         if let Ok(info) = kn::link_info(fd.as_fd()) {
-            if info.link_type == link_type && info.ifindex == ifindex && info.prog_id == prog_id
-            {
+            if info.link_type == link_type && info.ifindex == ifindex && info.prog_id == prog_id {
                 found.push((id, fd));
             }
         }
@@ -358,6 +354,7 @@ fn detach_link(link_id: u32, fd: &OwnedFd) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for (path, kind, id) in bpffs::walk_pins(Path::new(bpffs::DEFAULT_ROOT)) {
         if kind == Kind::Link && id == link_id && std::fs::remove_file(&path).is_ok() {
+            remove_empty_dirs(&path);
             removed.push(path);
         }
     }
@@ -375,6 +372,18 @@ fn check_link_pin(path: &Path) -> Result<()> {
     match path.parent() {
         Some(dir) if dir.exists() || dir.starts_with(bpffs::DEFAULT_ROOT) => Ok(()),
         _ => bpffs::check_pin_path(path),
+    }
+}
+
+/// Remove the directories rbt made for link pins (under /sys/fs/bpf/rbt) once empty.
+fn remove_empty_dirs(pin: &Path) {
+    let top = Path::new(bpffs::DEFAULT_ROOT).join("rbt");
+    let mut dir = pin.parent();
+    while let Some(d) = dir {
+        if !d.starts_with(&top) || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
     }
 }
 
@@ -466,7 +475,9 @@ impl Undo {
             }
             Undo::Link { fd, pin } => {
                 let _ = kn::link_detach(fd.as_fd());
-                let _ = std::fs::remove_file(pin);
+                if std::fs::remove_file(&pin).is_ok() {
+                    remove_empty_dirs(&pin);
+                }
             }
             Undo::Tc {
                 ifindex,
@@ -641,8 +652,13 @@ fn attach_xdp(c: &AttachCtx<'_>, mode: XdpMode, dev: &str, ifindex: u32) -> Resu
         }
         let pin = link_pin_path(c, dev);
         check_link_pin(&pin)?;
-        let fd = kn::link_create(ifindex, c.prog.fd.as_fd(), LinkTarget::Xdp(mode.flags()), None)
-            .map_err(|e| xdp_error(e, dev, mode, &what))?;
+        let fd = kn::link_create(
+            ifindex,
+            c.prog.fd.as_fd(),
+            LinkTarget::Xdp(mode.flags()),
+            None,
+        )
+        .map_err(|e| xdp_error(e, dev, mode, &what))?;
         if let Err(e) = pin_link(&fd, &pin) {
             let _ = kn::link_detach(fd.as_fd());
             return Err(e);
@@ -724,7 +740,10 @@ fn attach_tc(c: &AttachCtx<'_>, dir: Direction, dev: &str, ifindex: u32) -> Resu
     let in_slot = |f: &TcFilter| {
         c.w.prio.is_none_or(|p| p == f.priority) && c.w.handle.is_none_or(|h| h == f.handle)
     };
-    if let Some(f) = filters.iter().find(|f| f.prog_id == c.prog.id && in_slot(f)) {
+    if let Some(f) = filters
+        .iter()
+        .find(|f| f.prog_id == c.prog.id && in_slot(f))
+    {
         change.action = "none".into();
         change.message = format!(
             "{label} is already attached to {dev} clsact/{} (prio {} handle {:#x}); nothing changed",
@@ -758,7 +777,9 @@ fn attach_tc(c: &AttachCtx<'_>, dir: Direction, dev: &str, ifindex: u32) -> Resu
         change.replaces = Some(old.prog_id);
     }
     if c.w.overwrite && (c.w.prio.is_none() || c.w.handle.is_none()) {
-        return Err(usage("tc overwrite needs `prio P handle H` (the filter to replace)"));
+        return Err(usage(
+            "tc overwrite needs `prio P handle H` (the filter to replace)",
+        ));
     }
     if c.args.dry_run {
         change.message = format!(
@@ -824,7 +845,12 @@ fn attach_tc(c: &AttachCtx<'_>, dir: Direction, dev: &str, ifindex: u32) -> Resu
     ))
 }
 
-fn attach_tcx(c: &AttachCtx<'_>, dir: Direction, dev: &str, ifindex: u32) -> Result<(Change, Undo)> {
+fn attach_tcx(
+    c: &AttachCtx<'_>,
+    dir: Direction,
+    dev: &str,
+    ifindex: u32,
+) -> Result<(Change, Undo)> {
     let label = program_label(c.info);
     let mut change = Change {
         devname: dev.to_string(),
@@ -845,8 +871,16 @@ fn attach_tcx(c: &AttachCtx<'_>, dir: Direction, dev: &str, ifindex: u32) -> Res
         return Ok((change, Undo::Nothing));
     }
     let (flags, relative, place) = match (&c.relative, c.args.before.is_some(), c.w.prepend) {
-        (Some((_, r)), true, _) => (kn::BPF_F_BEFORE, Some(r.fd.as_fd()), format!("before id {}", r.id)),
-        (Some((_, r)), false, _) => (kn::BPF_F_AFTER, Some(r.fd.as_fd()), format!("after id {}", r.id)),
+        (Some((_, r)), true, _) => (
+            kn::BPF_F_BEFORE,
+            Some(r.fd.as_fd()),
+            format!("before id {}", r.id),
+        ),
+        (Some((_, r)), false, _) => (
+            kn::BPF_F_AFTER,
+            Some(r.fd.as_fd()),
+            format!("after id {}", r.id),
+        ),
         (None, _, true) => (kn::BPF_F_BEFORE, None, "first".to_string()),
         (None, _, false) => (0, None, "last".to_string()),
     };
@@ -860,18 +894,20 @@ fn attach_tcx(c: &AttachCtx<'_>, dir: Direction, dev: &str, ifindex: u32) -> Res
         }
     }
     if c.args.dry_run {
-        change.message = format!(
-            "would attach {label} to {dev} tcx/{} ({place})",
-            dir.word()
-        );
+        change.message = format!("would attach {label} to {dev} tcx/{} ({place})", dir.word());
         return Ok((change, Undo::Nothing));
     }
     let what = format!("attaching {label} to {dev} tcx/{}", dir.word());
     if c.args.link {
         let pin = link_pin_path(c, dev);
         check_link_pin(&pin)?;
-        let fd = kn::link_create(ifindex, c.prog.fd.as_fd(), LinkTarget::Tcx(dir, flags), relative)
-            .map_err(|e| bpf::kernel_error(e, what.clone()))?;
+        let fd = kn::link_create(
+            ifindex,
+            c.prog.fd.as_fd(),
+            LinkTarget::Tcx(dir, flags),
+            relative,
+        )
+        .map_err(|e| bpf::kernel_error(e, what.clone()))?;
         if let Err(e) = pin_link(&fd, &pin) {
             let _ = kn::link_detach(fd.as_fd());
             return Err(e);
@@ -1042,9 +1078,19 @@ fn detach(args: &NetDetachArgs, out: &mut Output) -> Result<()> {
 
 #[derive(Debug)]
 enum DetachWhat {
-    Xdp { mode: XdpMode, prog: u32 },
-    Tc { dir: Direction, filter: TcFilter },
-    Tcx { dir: Direction, prog: u32, link: u32 },
+    Xdp {
+        mode: XdpMode,
+        prog: u32,
+    },
+    Tc {
+        dir: Direction,
+        filter: TcFilter,
+    },
+    Tcx {
+        dir: Direction,
+        prog: u32,
+        link: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -1140,7 +1186,10 @@ fn plan_detach(
                     let list: Vec<String> = several
                         .iter()
                         .map(|f| {
-                            format!("id {} (prio {} handle {:#x})", f.prog_id, f.priority, f.handle)
+                            format!(
+                                "id {} (prio {} handle {:#x})",
+                                f.prog_id, f.priority, f.handle
+                            )
                         })
                         .collect();
                     return Err(hinted(
@@ -1168,7 +1217,10 @@ fn plan_detach(
                     link: one.link_id,
                 },
                 several => {
-                    let ids: Vec<String> = several.iter().map(|e| format!("id {}", e.prog_id)).collect();
+                    let ids: Vec<String> = several
+                        .iter()
+                        .map(|e| format!("id {}", e.prog_id))
+                        .collect();
                     return Err(hinted(
                         format!(
                             "{dev} tcx/{} has several programs: {}",
@@ -1220,7 +1272,10 @@ fn run_detach(plan: &DetachPlan) -> Result<Undo> {
                 handle: filter.handle,
             };
             kn::tc_detach(ifindex, *dir, slot).map_err(|e| {
-                bpf::kernel_error(e, format!("detaching the tc filter from {dev} clsact/{}", dir.word()))
+                bpf::kernel_error(
+                    e,
+                    format!("detaching the tc filter from {dev} clsact/{}", dir.word()),
+                )
             })?;
             remove_clsact_if_ours_and_empty(ifindex, dev)?;
             Ok(Undo::Nothing)
@@ -1233,7 +1288,10 @@ fn run_detach(plan: &DetachPlan) -> Result<Undo> {
             }
             let fd = bpf::fd_by_id(Kind::Prog, *prog)?;
             kn::tcx_detach(ifindex, *dir, fd.as_fd()).map_err(|e| {
-                bpf::kernel_error(e, format!("detaching program id {prog} from {dev} tcx/{}", dir.word()))
+                bpf::kernel_error(
+                    e,
+                    format!("detaching program id {prog} from {dev} tcx/{}", dir.word()),
+                )
             })?;
             Ok(Undo::Nothing)
         }
@@ -1457,7 +1515,14 @@ mod tests {
 
     #[test]
     fn bad_attach_words_are_usage_errors() {
-        for bad in ["id 7", "dev", "id 7 dev a bogus", "dev a dev a", "dev a prio x", "dev a prio 0"] {
+        for bad in [
+            "id 7",
+            "dev",
+            "id 7 dev a bogus",
+            "dev a dev a",
+            "dev a prio x",
+            "dev a prio 0",
+        ] {
             let err = parse_words(&words(bad)).unwrap_err();
             assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
         }
@@ -1477,7 +1542,10 @@ mod tests {
     #[test]
     fn type_words_round_trip() {
         for w in TYPES.split(", ") {
-            assert_eq!(AttachType::parse(w).map(|t| t.word()).ok().as_deref(), Some(w));
+            assert_eq!(
+                AttachType::parse(w).map(|t| t.word()).ok().as_deref(),
+                Some(w)
+            );
         }
     }
 }
