@@ -408,8 +408,11 @@ pub struct NetLinkInfo {
     pub prog_id: u32,
     pub ifindex: u32,
     pub attach_type: u32,
+    /// Netfilter links: (pf, hooknum, priority, flags).
+    pub netfilter: Option<(u32, u32, i32, u32)>,
 }
 
+pub const LINK_TYPE_NETFILTER: u32 = libbpf_sys::BPF_LINK_TYPE_NETFILTER;
 pub const LINK_TYPE_XDP: u32 = libbpf_sys::BPF_LINK_TYPE_XDP;
 pub const LINK_TYPE_TCX: u32 = libbpf_sys::BPF_LINK_TYPE_TCX;
 
@@ -434,12 +437,18 @@ pub fn link_info(link: BorrowedFd<'_>) -> Result<NetLinkInfo> {
         }
         _ => (0, 0),
     };
+    let netfilter = (raw.type_ == LINK_TYPE_NETFILTER).then(|| {
+        // SAFETY: the kernel filled the netfilter member for a netfilter link.
+        let nf = unsafe { raw.__bindgen_anon_1.netfilter };
+        (nf.pf, nf.hooknum, nf.priority, nf.flags)
+    });
     Ok(NetLinkInfo {
         id: raw.id,
         link_type: raw.type_,
         prog_id: raw.prog_id,
         ifindex,
         attach_type,
+        netfilter,
     })
 }
 

@@ -172,6 +172,11 @@ fn parse_words(words: &[String]) -> Result<Words> {
                 w.handle = Some(h);
                 i += 2;
             }
+            other if w.prog.is_none() && is_handle_start(other) => {
+                let (h, used) = handle::parse(Kind::Prog, &words[i..])?;
+                w.prog = Some(h);
+                i += used;
+            }
             other => {
                 return Err(usage(format!(
                     "unexpected `{other}`: expected dev IF, overwrite, prepend, prio P or handle H"
@@ -187,6 +192,11 @@ fn parse_words(words: &[String]) -> Result<Words> {
         return Err(usage(format!("interface `{dup}` is named twice")));
     }
     Ok(w)
+}
+
+/// Whether `word` starts a PROG handle (`net detach TYPE dev IF PROG`).
+fn is_handle_start(word: &str) -> bool {
+    matches!(word, "id" | "pinned" | "name" | "tag") || word.starts_with('/')
 }
 
 /// A PROG given in one word (`--before id=7`, `--after /sys/fs/bpf/p`).
@@ -1429,7 +1439,33 @@ pub fn collect(dev: Option<&str>) -> Result<NetDoc> {
     if let Some(id) = kn::flow_dissector_id()? {
         doc.flow_dissector.push(serde_json::json!({ "id": id }));
     }
+    doc.netfilter = netfilter_links();
     Ok(doc)
+}
+
+/// Netfilter links, as bpftool lists them: sorted by pf, hook, prio.
+fn netfilter_links() -> Vec<serde_json::Value> {
+    let mut found = Vec::new();
+    for id in bpf::ids(Kind::Link).unwrap_or_default() {
+        let Ok(fd) = bpf::fd_by_id(Kind::Link, id) else {
+            continue;
+        };
+        if let Ok(kn::NetLinkInfo {
+            netfilter: Some(nf),
+            prog_id,
+            ..
+        }) = kn::link_info(fd.as_fd())
+        {
+            found.push((nf, prog_id));
+        }
+    }
+    found.sort_by_key(|((pf, hook, prio, _), _)| (*pf, *hook, *prio));
+    found
+        .into_iter()
+        .map(|((pf, hook, prio, flags), id)| {
+            serde_json::json!({ "pf": pf, "hook": hook, "prio": prio, "flags": flags, "id": id })
+        })
+        .collect()
 }
 
 fn rows(doc: &NetDoc) -> Vec<NetRow> {
@@ -1466,6 +1502,16 @@ fn rows(doc: &NetDoc) -> Vec<NetRow> {
             prog_id: id,
             name: prog_name(id),
             detail: String::new(),
+        });
+    }
+    for n in &doc.netfilter {
+        let id = n["id"].as_u64().unwrap_or(0) as u32;
+        rows.push(NetRow {
+            dev: "-".into(),
+            attach: "netfilter".into(),
+            prog_id: id,
+            name: prog_name(id),
+            detail: format!("pf {} hook {} prio {}", n["pf"], n["hook"], n["prio"]),
         });
     }
     rows
@@ -1511,6 +1557,12 @@ mod tests {
         assert_eq!((w.prio, w.handle), (Some(3), Some(16)));
         let w = parse_words(&words("/sys/fs/bpf/p dev a")).unwrap_or_default();
         assert_eq!(w.prog, Some(Handle::Pinned("/sys/fs/bpf/p".into())));
+        let w = parse_words(&words("dev a id 9")).unwrap_or_default();
+        assert_eq!(
+            (w.prog, w.devs),
+            (Some(Handle::Id(9)), vec!["a".to_string()])
+        );
+        assert!(parse_words(&words("id 1 dev a id 2")).is_err());
     }
 
     #[test]
