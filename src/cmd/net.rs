@@ -671,6 +671,7 @@ fn attach_xdp(c: &AttachCtx<'_>, mode: XdpMode, dev: &str, ifindex: u32) -> Resu
         .map_err(|e| xdp_error(e, dev, mode, &what))?;
         if let Err(e) = pin_link(&fd, &pin) {
             let _ = kn::link_detach(fd.as_fd());
+            remove_empty_dirs(&pin);
             return Err(e);
         }
         let landed = xdp_mode_of(kn::xdp_query(ifindex)?, c.prog.id).unwrap_or(mode);
@@ -920,6 +921,7 @@ fn attach_tcx(
         .map_err(|e| bpf::kernel_error(e, what.clone()))?;
         if let Err(e) = pin_link(&fd, &pin) {
             let _ = kn::link_detach(fd.as_fd());
+            remove_empty_dirs(&pin);
             return Err(e);
         }
         change.message = format!(
