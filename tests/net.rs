@@ -148,6 +148,8 @@ impl Drop for Lab {
         for ns in [&self.ns_a, &self.ns_b] {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
+        // Link pins rbt made at its default place for this namespace.
+        let _ = std::fs::remove_dir_all(format!("/sys/fs/bpf/rbt/net/{}", self.ns_a));
     }
 }
 
@@ -406,6 +408,15 @@ fn tc_ingress_and_egress_count_and_drop() {
         without_netfilter(lab.show(&lab.a)),
         lab.bpftool_show(&lab.a)
     );
+    // The whole namespace, every interface (lo included), as bpftool sees it.
+    let (code, all, err) = lab.rbt(&["-j", "net", "show"]);
+    assert_eq!(code, 0, "{err}");
+    let all: Value = serde_json::from_str(&all).expect("JSON");
+    let bpftool_all: Value =
+        serde_json::from_slice(&in_ns(&lab.ns_a, &["bpftool", "-j", "net", "show"]).stdout)
+            .expect("bpftool JSON");
+    assert_eq!(all[0]["tc"].as_array().map(Vec::len), Some(2), "{all}");
+    assert_eq!(without_netfilter(all), bpftool_all);
 
     lab.rbt_ok(&["net", "detach", "tc_egress", "dev", &lab.a]);
     assert!(qdiscs().contains("clsact"), "a filter is left on ingress");
@@ -634,6 +645,20 @@ fn xdp_through_a_pinned_link() {
     );
     assert_eq!(lab.show(&lab.a)[0]["xdp"], serde_json::json!([]));
     assert_eq!(lab.ping_from_b(2), (2, 2));
+    // The default pin: /sys/fs/bpf/rbt/net/<netns name>/<dev>-<type>, removed on detach.
+    let out = lab.rbt_ok(&["net", "attach", "xdpdrv", drop_pin, "dev", &lab.a, "--link"]);
+    let dir = format!("/sys/fs/bpf/rbt/net/{}", lab.ns_a);
+    let default_pin = format!("{dir}/{}-xdpdrv", lab.a);
+    assert!(out.contains(&default_pin), "{out}");
+    assert_eq!(
+        bpftool_json(&["-j", "link", "show", "pinned", &default_pin])["prog_id"],
+        drop_id
+    );
+    lab.rbt_ok(&["net", "detach", "xdp", "dev", &lab.a]);
+    assert!(
+        !std::path::Path::new(&dir).exists(),
+        "the empty pin directory is removed"
+    );
 }
 
 #[test]
