@@ -439,7 +439,18 @@ enum Undo {
         slot: TcSlot,
         created_clsact: bool,
     },
+    TcRestore {
+        ifindex: u32,
+        dir: Direction,
+        slot: TcSlot,
+        old: u32,
+    },
     Tcx {
+        ifindex: u32,
+        dir: Direction,
+        prog: u32,
+    },
+    TcxReattach {
         ifindex: u32,
         dir: Direction,
         prog: u32,
@@ -499,6 +510,23 @@ impl Undo {
                 let _ = kn::tc_detach(ifindex, dir, slot);
                 if created_clsact {
                     let _ = remove_clsact_if_ours_and_empty(ifindex, &dev);
+                }
+            }
+            Undo::TcRestore {
+                ifindex,
+                dir,
+                slot,
+                old,
+            } => {
+                if let Ok(fd) = bpf::fd_by_id(Kind::Prog, old) {
+                    // A detach may have removed an empty clsact rbt had created.
+                    let _ = kn::clsact_create(ifindex);
+                    let _ = kn::tc_attach(ifindex, dir, fd.as_fd(), slot, true);
+                }
+            }
+            Undo::TcxReattach { ifindex, dir, prog } => {
+                if let Ok(fd) = bpf::fd_by_id(Kind::Prog, prog) {
+                    let _ = kn::tcx_attach(ifindex, dir, fd.as_fd(), 0, None);
                 }
             }
             Undo::Tcx { ifindex, dir, prog } => {
@@ -674,7 +702,10 @@ fn attach_xdp(c: &AttachCtx<'_>, mode: XdpMode, dev: &str, ifindex: u32) -> Resu
             remove_empty_dirs(&pin);
             return Err(e);
         }
-        let landed = xdp_mode_of(kn::xdp_query(ifindex)?, c.prog.id).unwrap_or(mode);
+        let landed = kn::xdp_query(ifindex)
+            .ok()
+            .and_then(|s| xdp_mode_of(s, c.prog.id))
+            .unwrap_or(mode);
         change.message = format!(
             "attached {label} to {dev} ({} mode) through a bpf_link pinned at {}",
             landed.word(),
@@ -709,7 +740,10 @@ fn attach_xdp(c: &AttachCtx<'_>, mode: XdpMode, dev: &str, ifindex: u32) -> Resu
         None,
     )
     .map_err(|e| xdp_error(e, dev, mode, &what))?;
-    let landed = xdp_mode_of(kn::xdp_query(ifindex)?, c.prog.id).unwrap_or(mode);
+    let landed = kn::xdp_query(ifindex)
+        .ok()
+        .and_then(|s| xdp_mode_of(s, c.prog.id))
+        .unwrap_or(mode);
     change.message = format!("attached {label} to {dev} ({} mode)", landed.word());
     Ok((
         change,
@@ -842,7 +876,15 @@ fn attach_tc(c: &AttachCtx<'_>, dir: Direction, dev: &str, ifindex: u32) -> Resu
     if let Some(old) = occupant {
         change.message = format!("{} replacing program id {}", change.message, old.prog_id);
         // Rolling back a replace puts the old program back in the same slot.
-        return Ok((change, Undo::Nothing));
+        return Ok((
+            change,
+            Undo::TcRestore {
+                ifindex,
+                dir,
+                slot: used,
+                old: old.prog_id,
+            },
+        ));
     }
     Ok((
         change,
@@ -1290,7 +1332,12 @@ fn run_detach(plan: &DetachPlan) -> Result<Undo> {
                 )
             })?;
             remove_clsact_if_ours_and_empty(ifindex, dev)?;
-            Ok(Undo::Nothing)
+            Ok(Undo::TcRestore {
+                ifindex,
+                dir: *dir,
+                slot,
+                old: filter.prog_id,
+            })
         }
         DetachWhat::Tcx { dir, prog, link } => {
             if *link != 0 {
@@ -1305,7 +1352,11 @@ fn run_detach(plan: &DetachPlan) -> Result<Undo> {
                     format!("detaching program id {prog} from {dev} tcx/{}", dir.word()),
                 )
             })?;
-            Ok(Undo::Nothing)
+            Ok(Undo::TcxReattach {
+                ifindex,
+                dir: *dir,
+                prog: *prog,
+            })
         }
     }
 }
