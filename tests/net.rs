@@ -882,3 +882,16 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
         nothing(&lab);
     }
 }
+
+#[test]
+fn every_net_verb_has_help_with_examples() {
+    for verb in ["show", "attach", "detach"] {
+        let (code, out, err) = run(&["net", verb, "--help"]);
+        assert_eq!(code, 0, "{verb}: {err}");
+        assert!(out.contains("Examples:"), "net {verb} --help: {out}");
+        assert!(
+            out.contains(&format!("rbt net {verb}")),
+            "net {verb} --help: {out}"
+        );
+    }
+}
