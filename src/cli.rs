@@ -66,6 +66,12 @@ pub enum Object {
         #[command(subcommand)]
         verb: Option<ProgVerb>,
     },
+    /// Attach, replace, detach and show XDP, TC and tcx programs on network interfaces.
+    #[command(after_help = "An object alone runs `show`: `rbt net` = `rbt net show`.")]
+    Net {
+        #[command(subcommand)]
+        verb: Option<NetVerb>,
+    },
     /// Generate a shell completion script on stdout.
     #[command(after_help = "Example:\n  rbt completions bash > /etc/bash_completion.d/rbt")]
     Completions {
@@ -201,6 +207,104 @@ pub fn expand_prefixes(mut args: Vec<OsString>) -> Vec<OsString> {
         i += 1;
     }
     args
+}
+
+// ---- net verbs ----
+
+#[derive(Subcommand, Debug)]
+pub enum NetVerb {
+    /// Show the XDP, TC and tcx programs attached to interfaces (all, or `dev IF`).
+    #[command(
+        visible_alias = "list",
+        after_help = "Examples:\n  rbt net show\n  rbt net show dev veth0\n  rbt -j net show --netns blue | jq '.[0].xdp'"
+    )]
+    Show {
+        /// [dev IF]
+        #[arg(value_name = "dev IF", num_args = 0..=2)]
+        words: Vec<String>,
+        /// Work on interfaces of another network namespace: NAME (/run/netns/NAME) or PATH.
+        #[arg(long, value_name = "NAME|PATH")]
+        netns: Option<String>,
+    },
+    /// Attach a program to one or more interfaces (all or nothing).
+    #[command(after_help = NET_ATTACH_HELP)]
+    Attach(NetAttachArgs),
+    /// Detach the program of TYPE from one or more interfaces.
+    #[command(after_help = NET_DETACH_HELP)]
+    Detach(NetDetachArgs),
+}
+
+const NET_ATTACH_HELP: &str = "\
+TYPE := xdp | xdpgeneric | xdpdrv | xdpoffload | tc_ingress | tc_egress | tcx_ingress | tcx_egress
+PROG := id N | pinned FILE | name NAME | tag HEX (a bare /path means pinned); left out, the one
+        unattached program of the right type pinned under /sys/fs/bpf is used.
+Options after the interfaces:
+  overwrite        XDP: replace the attached program atomically (the kernel checks it is still
+                   the one rbt saw); tc: replace the filter in the same prio/handle
+  prepend          tcx: put the program first in the chain
+  prio P, handle H tc: the filter's priority and handle (default: chosen by the kernel)
+
+Examples:
+  rbt net attach xdp pinned /sys/fs/bpf/xdp_drop dev veth0
+  rbt net attach xdp dev veth0                      # the one unattached XDP program
+  rbt net attach xdpgeneric id 42 dev veth0 overwrite
+  rbt net attach xdp --link pinned /sys/fs/bpf/xdp_drop dev veth0 dev veth1
+  rbt net attach tc_ingress pinned /sys/fs/bpf/count dev veth0 prio 1 handle 1
+  rbt net attach tcx_egress id 7 dev veth0 --before id=6
+  rbt net attach xdp id 42 dev eth1 --netns blue --dry-run";
+
+const NET_DETACH_HELP: &str = "\
+TYPE := xdp | xdpgeneric | xdpdrv | xdpoffload | tc_ingress | tc_egress | tcx_ingress | tcx_egress
+For tc and tcx, PROG (or `prio P handle H` for tc) says which program to remove when several
+are attached; the clsact qdisc is removed when rbt created it and it is now empty.
+
+Examples:
+  rbt net detach xdp dev veth0
+  rbt net detach tc_ingress dev veth0 prio 1 handle 1
+  rbt net detach tcx_ingress id 7 dev veth0 --netns blue";
+
+#[derive(Args, Debug)]
+pub struct NetAttachArgs {
+    /// xdp | xdpgeneric | xdpdrv | xdpoffload | tc_ingress | tc_egress | tcx_ingress | tcx_egress
+    #[arg(value_name = "TYPE")]
+    pub attach_type: String,
+    /// [PROG] dev IF [dev IF]... [overwrite | prepend] [prio P] [handle H]
+    #[arg(value_name = "ARGS", required = true)]
+    pub rest: Vec<String>,
+    /// Work on interfaces of another network namespace: NAME (/run/netns/NAME) or PATH.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub netns: Option<String>,
+    /// Attach through a bpf_link pinned in bpffs (XDP and tcx), so it outlives rbt.
+    #[arg(long)]
+    pub link: bool,
+    /// Where to pin the link (one interface only); default /sys/fs/bpf/rbt/net/...
+    #[arg(long, value_name = "FILE", requires = "link")]
+    pub link_pin: Option<PathBuf>,
+    /// tcx: put the program before PROG in the chain (PROG in one word: id=N, name=X, /path).
+    #[arg(long, value_name = "PROG", conflicts_with = "after")]
+    pub before: Option<String>,
+    /// tcx: put the program after PROG in the chain.
+    #[arg(long, value_name = "PROG")]
+    pub after: Option<String>,
+    /// Print what would change and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct NetDetachArgs {
+    /// xdp | xdpgeneric | xdpdrv | xdpoffload | tc_ingress | tc_egress | tcx_ingress | tcx_egress
+    #[arg(value_name = "TYPE")]
+    pub attach_type: String,
+    /// [PROG] dev IF [dev IF]... [prio P] [handle H]
+    #[arg(value_name = "ARGS", required = true)]
+    pub rest: Vec<String>,
+    /// Work on interfaces of another network namespace: NAME (/run/netns/NAME) or PATH.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub netns: Option<String>,
+    /// Print what would change and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[cfg(test)]

@@ -162,6 +162,105 @@ pub fn resolve_one(kind: Kind, handle: &Handle) -> Result<Resolved> {
         .ok_or_else(|| anyhow::anyhow!("no {} matches {handle}", kind.noun()))
 }
 
+/// A program pinned under the bpffs root: where, its id and its type name.
+#[derive(Debug, Clone)]
+pub struct PinnedProg {
+    pub path: PathBuf,
+    pub id: u32,
+    pub name: String,
+}
+
+/// The rule for a PROG left out (design.md): the one program of one of `types` that is
+/// pinned under the bpffs root and not attached. A program counts as attached when a
+/// bpf_link holds it or its id is in `attached` (attachments without links, which only the
+/// caller can see, e.g. netlink XDP and tc filters). None or several: an error listing the
+/// candidates.
+pub fn pick_unattached(
+    types: &[&str],
+    attached: &std::collections::HashSet<u32>,
+) -> Result<(PinnedProg, Resolved)> {
+    let mut linked: std::collections::HashSet<u32> = attached.clone();
+    for id in bpf::ids(Kind::Link).unwrap_or_default() {
+        if let Ok(fd) = bpf::fd_by_id(Kind::Link, id) {
+            if let Ok(info) = bpf::net::link_info(fd.as_fd()) {
+                linked.insert(info.prog_id);
+            }
+        }
+    }
+    let root = std::path::Path::new(bpf::bpffs::DEFAULT_ROOT);
+    let mut of_type = Vec::new();
+    for (path, kind, id) in bpf::bpffs::walk_pins(root) {
+        if kind != Kind::Prog {
+            continue;
+        }
+        let Ok(fd) = bpf::obj_get(Kind::Prog, &path) else {
+            continue;
+        };
+        let Ok(info) = bpf::prog::info(fd.as_fd()) else {
+            continue;
+        };
+        if types.contains(&info.type_name.as_str()) {
+            of_type.push((
+                PinnedProg {
+                    path,
+                    id,
+                    name: info.name,
+                },
+                fd,
+            ));
+        }
+    }
+    let list = |v: &[&PinnedProg]| {
+        v.iter()
+            .map(|p| format!("{} (id {}, {})", p.path.display(), p.id, p.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let wanted = types.join(" or ");
+    // The same program pinned twice is one candidate.
+    let mut free: Vec<(PinnedProg, OwnedFd)> = Vec::new();
+    for (p, fd) in of_type.iter().filter(|(p, _)| !linked.contains(&p.id)) {
+        if !free.iter().any(|(q, _)| q.id == p.id) {
+            free.push((p.clone(), fd.try_clone().map_err(anyhow::Error::from)?));
+        }
+    }
+    match free.len() {
+        1 => {
+            let (p, fd) = free.remove(0);
+            let id = p.id;
+            Ok((p, Resolved { id, fd }))
+        }
+        0 => {
+            let busy: Vec<&PinnedProg> = of_type.iter().map(|(p, _)| p).collect();
+            let msg = if busy.is_empty() {
+                format!(
+                    "no PROG given and no {wanted} program is pinned under {}",
+                    root.display()
+                )
+            } else {
+                format!(
+                    "no PROG given and every pinned {wanted} program is attached already: {}",
+                    list(&busy)
+                )
+            };
+            Err(crate::error::hinted(
+                msg,
+                "load one first (`rbt prog load OBJ`) or name it: id N | pinned FILE | name NAME",
+            ))
+        }
+        _ => {
+            let cands: Vec<&PinnedProg> = free.iter().map(|(p, _)| p).collect();
+            Err(crate::error::hinted(
+                format!(
+                    "no PROG given and several unattached {wanted} programs are pinned: {}",
+                    list(&cands)
+                ),
+                format!("name one, e.g. `pinned {}`", cands[0].path.display()),
+            ))
+        }
+    }
+}
+
 fn matches(kind: Kind, handle: &Handle, fd: &OwnedFd) -> bool {
     match (kind, handle) {
         (Kind::Prog, Handle::Name(n)) => bpf::prog::info(fd.as_fd()).is_ok_and(|i| &i.name == n),

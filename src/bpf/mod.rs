@@ -5,6 +5,9 @@ pub mod bpffs;
 pub mod btf;
 pub mod caps;
 pub mod log;
+pub mod net;
+pub mod net_netlink;
+pub mod net_ns;
 pub mod object;
 pub mod pids;
 pub mod prog;
@@ -39,7 +42,7 @@ impl Kind {
         match self {
             Kind::Prog => "anon_inode:bpf-prog",
             Kind::Map => "anon_inode:bpf-map",
-            Kind::Link => "anon_inode:bpf_link",
+            Kind::Link => "anon_inode:bpf-link",
         }
     }
 
