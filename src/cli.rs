@@ -76,6 +76,7 @@ pub enum Object {
     #[command(after_help = "Example:\n  rbt man man/")]
     Man {
         /// Where to write the pages.
+        #[arg(value_hint = clap::ValueHint::DirPath)]
         dir: PathBuf,
     },
 }
@@ -119,7 +120,7 @@ pub struct LoadArgs {
     #[arg(value_name = "OBJ")]
     pub obj: PathBuf,
     /// [PATH] [type TYPE] [map {idx N | name NAME} MAP]... [pinmaps DIR]
-    #[arg(value_name = "ARGS")]
+    #[arg(value_name = "ARGS", add = crate::complete::Keywords(&["type", "map", "pinmaps"]))]
     pub rest: Vec<String>,
     /// Write the whole verifier log to FILE (also on success).
     #[arg(long, value_name = "FILE")]

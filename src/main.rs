@@ -3,6 +3,7 @@
 mod bpf;
 mod cli;
 mod cmd;
+mod complete;
 mod error;
 mod handle;
 mod output;
@@ -10,6 +11,7 @@ mod output;
 use output::Output;
 
 fn main() {
+    complete::run_if_requested();
     let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(e) => {

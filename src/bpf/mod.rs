@@ -3,6 +3,7 @@
 
 pub mod bpffs;
 pub mod caps;
+pub mod catalog;
 pub mod log;
 pub mod object;
 pub mod pids;

@@ -1,0 +1,894 @@
+// Dynamic shell completion: candidates read from the kernel at the moment of the TAB (ids
+// with names, pinned paths, interfaces, type names) for bash, zsh and fish, through
+// clap_complete's dynamic engine (`RBT_COMPLETE=bash rbt -- WORDS...`), reading bpftool's
+// keyword grammar (`id 7`, `pinned /sys/fs/bpf/x`, `dev eth0`). Read-only: a completion never
+// loads, attaches, pins or mounts anything.
+//
+// HOW A VERB OPTS IN (one attribute, usually the one it has anyway):
+// * `#[arg(value_name = "MAP")]`. Positional arguments are completed from their VALUE NAMES,
+//   read left to right over all positionals of the verb; each word of a value name is a slot:
+//     PROG, MAP, LINK      a handle of that kind: `id N | pinned FILE | name NAME | tag HEX`
+//                          (keywords offered, then ids with names, pins, names, tags)
+//     FILE, PATH, DIR      a path on bpffs (directories and pins under /sys/fs/bpf)
+//     DEV, IF, IFNAME      an interface name (/sys/class/net)
+//     ATTACH_TYPE, PROG_TYPE, MAP_TYPE   libbpf's type names
+//     anything else        one word without candidates (OBJ, KEY, N); in an argument that
+//                          takes any number of values (ARGS), the rest of the line
+//   So `value_name = "PROG FILE"` completes a program handle, then a bpffs path.
+// * Keywords anywhere in those positionals complete the word after them: id, pinned, name,
+//   tag (handles; kind from the slot, or MAP after `map`/`inner_map`), dev (interfaces), type
+//   (map types under `rbt map`, program types elsewhere), attach_type, pinmaps (bpffs dirs),
+//   data_in/data_out/ctx_in/ctx_out (local files).
+// * A keyword tail such as `[type TYPE] [map {idx N | name NAME} MAP] [pinmaps DIR]` lists the
+//   keywords to offer with `#[arg(add = crate::complete::Keywords(&["type", "map", "pinmaps"]))]`.
+// * Arguments with possible values (ValueEnum), an explicit `value_hint`, or their own
+//   `add = ArgValueCompleter::new(..)` are completed by clap_complete as usual.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use clap::builder::ArgExt;
+use clap_complete::engine::{
+    ArgValueCompleter, CompletionCandidate, PathCompleter, ValueCompleter,
+};
+use clap_complete::env::{Bash, EnvCompleter, Fish, Shells, Zsh};
+
+use crate::bpf::{self, catalog, Kind};
+
+/// The environment variable that asks rbt for completions instead of running a command.
+pub const ENV_VAR: &str = "RBT_COMPLETE";
+
+/// Keywords a keyword-tail argument offers where a keyword may start; see the module comment.
+#[derive(Debug, Clone, Copy)]
+pub struct Keywords(pub &'static [&'static str]);
+
+impl ArgExt for Keywords {}
+
+/// Answer a completion request (`RBT_COMPLETE=<shell> rbt -- WORDS`) and exit; return at
+/// once when the variable is not set. Must run before anything writes to stdout.
+pub fn run_if_requested() {
+    clap_complete::CompleteEnv::with_factory(command)
+        .var(ENV_VAR)
+        .bin("rbt")
+        .completer("rbt")
+        .shells(Shells(&[&DynBash, &DynZsh, &DynFish]))
+        .complete();
+}
+
+/// The script that registers rbt's completer in `shell`, as `rbt completions SHELL` prints it
+/// (None for shells without dynamic completion: the caller falls back to a static script).
+pub fn registration(shell: clap_complete::Shell) -> Option<Vec<u8>> {
+    let completer: &dyn EnvCompleter = match shell {
+        clap_complete::Shell::Bash => &Bash,
+        clap_complete::Shell::Zsh => &Zsh,
+        clap_complete::Shell::Fish => &Fish,
+        _ => return None,
+    };
+    let mut script = Vec::new();
+    completer
+        .write_registration(ENV_VAR, "rbt", "rbt", "rbt", &mut script)
+        .ok()?;
+    Some(script)
+}
+
+/// The clap command with a completer on every positional argument, as described above.
+pub fn command() -> clap::Command {
+    let mut cmd = crate::cli::command();
+    cmd.build();
+    annotate(cmd, &[])
+}
+
+fn annotate(mut cmd: clap::Command, path: &[String]) -> clap::Command {
+    let mut here = path.to_vec();
+    if !path.is_empty() || cmd.get_name() != "rbt" {
+        here.push(cmd.get_name().to_owned());
+    }
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in subs {
+        let p = here.clone();
+        cmd = cmd.mut_subcommand(name, move |s| annotate(s, &p));
+    }
+    let positionals: Vec<&clap::Arg> = cmd.get_positionals().collect();
+    if positionals.is_empty() {
+        return cmd;
+    }
+    let spec = Arc::new(Spec {
+        object: here.first().cloned().unwrap_or_default(),
+        verb: here.get(1).cloned().unwrap_or_default(),
+        slots: positionals.iter().flat_map(|a| slots_of(a)).collect(),
+        keywords: positionals
+            .iter()
+            .filter_map(|a| a.get::<Keywords>())
+            .flat_map(|k| k.0.iter().copied())
+            .collect(),
+    });
+    let ids: Vec<String> = positionals
+        .iter()
+        .filter(|a| wants_completer(a))
+        .map(|a| a.get_id().to_string())
+        .collect();
+    for id in ids {
+        let words = Words { spec: spec.clone() };
+        cmd = cmd.mut_arg(id, move |a| a.add(ArgValueCompleter::new(words)));
+    }
+    cmd
+}
+
+/// Positionals that clap_complete would not complete by itself.
+fn wants_completer(arg: &clap::Arg) -> bool {
+    arg.get::<ArgValueCompleter>().is_none()
+        && arg.get_value_parser().possible_values().is_none()
+        && matches!(arg.get_value_hint(), clap::ValueHint::Unknown)
+}
+
+/// What one position of a verb's positional arguments holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Handle(Kind),
+    BpffsPath,
+    Iface,
+    AttachType,
+    ProgType,
+    MapType,
+    Word,
+    Rest,
+}
+
+fn slots_of(arg: &clap::Arg) -> Vec<Slot> {
+    let names: Vec<String> = match arg.get_value_names() {
+        Some(names) => names.iter().map(|n| n.to_string()).collect(),
+        None => vec![arg.get_id().to_string().to_uppercase()],
+    };
+    let unbounded = arg
+        .get_num_args()
+        .is_some_and(|r| r.max_values() == usize::MAX);
+    let words: Vec<String> = names
+        .iter()
+        .flat_map(|n| {
+            n.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut slots: Vec<Slot> = words
+        .iter()
+        .map(|w| match w.as_str() {
+            "PROG" => Slot::Handle(Kind::Prog),
+            "MAP" => Slot::Handle(Kind::Map),
+            "LINK" => Slot::Handle(Kind::Link),
+            "FILE" | "PATH" | "DIR" => Slot::BpffsPath,
+            "DEV" | "IF" | "IFNAME" => Slot::Iface,
+            "ATTACH_TYPE" => Slot::AttachType,
+            "PROG_TYPE" => Slot::ProgType,
+            "MAP_TYPE" => Slot::MapType,
+            _ => Slot::Word,
+        })
+        .collect();
+    if unbounded {
+        match slots.last_mut() {
+            Some(last @ Slot::Word) => *last = Slot::Rest,
+            _ => slots.push(Slot::Rest),
+        }
+    }
+    slots
+}
+
+/// A verb's positional grammar, shared by the completers of all its positionals.
+#[derive(Debug)]
+struct Spec {
+    object: String,
+    verb: String,
+    slots: Vec<Slot>,
+    keywords: Vec<&'static str>,
+}
+
+/// The completer attached to a positional argument.
+#[derive(Debug, Clone)]
+struct Words {
+    spec: Arc<Spec>,
+}
+
+impl ValueCompleter for Words {
+    fn complete(&self, current: &OsStr) -> Vec<CompletionCandidate> {
+        let Some(line) = LINE.get() else {
+            return Vec::new();
+        };
+        let current = current.to_string_lossy();
+        let want = want(&self.spec, line.after_verb(), &current);
+        if want.exclusive {
+            EXCLUSIVE.store(true, Ordering::Relaxed);
+        }
+        let mut out: Vec<CompletionCandidate> = want
+            .sources
+            .iter()
+            .flat_map(|s| candidates(s, &current))
+            .collect();
+        out.retain(|c| {
+            c.get_value()
+                .to_string_lossy()
+                .starts_with(current.as_ref())
+        });
+        out
+    }
+}
+
+/// Where candidates come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    Ids(Kind),
+    Pins(Option<Kind>),
+    BpffsDirs,
+    Names(Kind),
+    Tags,
+    Ifaces,
+    ProgTypes,
+    MapTypes,
+    AttachTypes,
+    LocalPaths,
+    Words(Vec<&'static str>),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Want {
+    sources: Vec<Source>,
+    /// The word is a keyword's value: offer nothing else (no flags, no subcommands).
+    exclusive: bool,
+}
+
+/// Keywords whose next word is their value.
+const VALUE_KEYWORDS: &[&str] = &[
+    "id",
+    "pinned",
+    "name",
+    "tag",
+    "dev",
+    "type",
+    "attach_type",
+    "pinmaps",
+    "idx",
+    "entries",
+    "flags",
+    "cpu",
+    "index",
+    "repeat",
+    "duration",
+    "data_in",
+    "data_out",
+    "ctx_in",
+    "ctx_out",
+    "data_size_out",
+    "ctx_size_out",
+];
+
+fn handle_keywords(kind: Kind) -> Vec<&'static str> {
+    match kind {
+        Kind::Prog => vec!["id", "pinned", "name", "tag"],
+        Kind::Map => vec!["id", "pinned", "name"],
+        Kind::Link => vec!["id", "pinned"],
+    }
+}
+
+fn object_kind(object: &str) -> Kind {
+    match object {
+        "map" => Kind::Map,
+        "link" => Kind::Link,
+        _ => Kind::Prog,
+    }
+}
+
+/// What to offer for `current`, given the words after the verb that come before it.
+fn want(spec: &Spec, before: &[String], current: &str) -> Want {
+    let mut slot = 0usize;
+    let mut pending: Option<&str> = None;
+    let mut kind_override: Option<Kind> = None;
+    let mut selector_next = false;
+    let slot_at = |i: usize| spec.slots.get(i).copied();
+    for word in before {
+        if let Some(keyword) = pending.take() {
+            if matches!(keyword, "id" | "pinned" | "name" | "tag") && kind_override.is_none() {
+                if let Some(Slot::Handle(_)) = slot_at(slot) {
+                    slot += 1;
+                }
+            }
+            if keyword != "selector" {
+                kind_override = None;
+            }
+            continue;
+        }
+        if word.starts_with('-') && word.len() > 1 {
+            continue;
+        }
+        if selector_next {
+            selector_next = false;
+            if word == "idx" || word == "name" {
+                pending = Some("selector");
+                continue;
+            }
+        }
+        match word.as_str() {
+            "map" | "inner_map" => {
+                kind_override = Some(Kind::Map);
+                selector_next = word == "map";
+            }
+            w if VALUE_KEYWORDS.contains(&w) => {
+                pending = VALUE_KEYWORDS.iter().copied().find(|k| *k == w)
+            }
+            w if w.starts_with('/') && kind_override.is_some() => kind_override = None,
+            _ => match slot_at(slot) {
+                Some(Slot::Rest) | None => {}
+                Some(_) => slot += 1,
+            },
+        }
+    }
+    let kind = kind_override
+        .or(match slot_at(slot) {
+            Some(Slot::Handle(k)) => Some(k),
+            _ => None,
+        })
+        .unwrap_or_else(|| object_kind(&spec.object));
+    let only = |sources: Vec<Source>| Want {
+        sources,
+        exclusive: true,
+    };
+    if let Some(keyword) = pending {
+        return only(match keyword {
+            "id" => vec![Source::Ids(kind)],
+            "pinned" => vec![Source::Pins(Some(kind))],
+            "name" if spec.verb == "create" => vec![],
+            "name" => vec![Source::Names(kind)],
+            "tag" => vec![Source::Tags],
+            "dev" => vec![Source::Ifaces],
+            "type" if spec.object == "map" => vec![Source::MapTypes],
+            "type" => vec![Source::ProgTypes],
+            "attach_type" => vec![Source::AttachTypes],
+            "pinmaps" => vec![Source::BpffsDirs],
+            "data_in" | "data_out" | "ctx_in" | "ctx_out" => vec![Source::LocalPaths],
+            _ => vec![],
+        });
+    }
+    if selector_next {
+        return only(vec![Source::Words(vec!["idx", "name"])]);
+    }
+    if let Some(k) = kind_override {
+        return only(vec![Source::Words(handle_keywords(k))]);
+    }
+    let mut sources = match slot_at(slot) {
+        Some(Slot::Handle(k)) => vec![Source::Words(handle_keywords(k)), Source::Pins(Some(k))],
+        Some(Slot::BpffsPath) => vec![Source::Pins(None)],
+        Some(Slot::Iface) => vec![Source::Ifaces],
+        Some(Slot::AttachType) => vec![Source::AttachTypes],
+        Some(Slot::ProgType) => vec![Source::ProgTypes],
+        Some(Slot::MapType) => vec![Source::MapTypes],
+        Some(Slot::Rest) if current.starts_with('/') => vec![Source::Pins(None)],
+        Some(Slot::Word | Slot::Rest) | None => vec![],
+    };
+    if !spec.keywords.is_empty() {
+        sources.push(Source::Words(spec.keywords.clone()));
+    }
+    // A handle may be a bare /path; only offer pins when the user starts one.
+    if !current.starts_with('/') {
+        sources.retain(|s| *s != Source::Pins(Some(kind)));
+    }
+    Want {
+        sources,
+        exclusive: false,
+    }
+}
+
+fn candidates(source: &Source, current: &str) -> Vec<CompletionCandidate> {
+    match source {
+        Source::Ids(kind) => ids(*kind),
+        Source::Pins(kind) => pins(current, *kind, false),
+        Source::BpffsDirs => pins(current, None, true),
+        Source::Names(kind) => names(*kind),
+        Source::Tags => tags(),
+        Source::Ifaces => ifaces(),
+        Source::ProgTypes => plain(bpf::prog::prog_type_names()),
+        Source::MapTypes => plain(catalog::map_type_names()),
+        Source::AttachTypes => plain(catalog::attach_type_names()),
+        Source::LocalPaths => PathCompleter::any().complete(OsStr::new(current)),
+        Source::Words(words) => plain(words.clone()),
+    }
+}
+
+fn plain(words: Vec<&'static str>) -> Vec<CompletionCandidate> {
+    words
+        .into_iter()
+        .filter(|w| *w != "unspec")
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
+/// Every loaded object of `kind` that can be opened: (id, type, name).
+fn loaded(kind: Kind) -> Vec<(u32, String, String)> {
+    let Ok(ids) = bpf::ids(kind) else {
+        return Vec::new();
+    };
+    ids.into_iter()
+        .filter_map(|id| {
+            let fd = bpf::fd_by_id(kind, id).ok()?;
+            use std::os::fd::AsFd;
+            let (t, name) = catalog::summary(kind, fd.as_fd()).ok()?;
+            Some((id, t, name))
+        })
+        .collect()
+}
+
+fn ids(kind: Kind) -> Vec<CompletionCandidate> {
+    loaded(kind)
+        .into_iter()
+        .map(|(id, t, name)| {
+            let help = if name.is_empty() {
+                t
+            } else {
+                format!("{name} ({t})")
+            };
+            CompletionCandidate::new(id.to_string()).help(Some(help.into()))
+        })
+        .collect()
+}
+
+fn names(kind: Kind) -> Vec<CompletionCandidate> {
+    let mut by_name: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (id, _, name) in loaded(kind) {
+        if !name.is_empty() {
+            by_name.entry(name).or_default().push(id.to_string());
+        }
+    }
+    by_name
+        .into_iter()
+        .map(|(name, ids)| {
+            CompletionCandidate::new(name).help(Some(format!("id {}", ids.join(", ")).into()))
+        })
+        .collect()
+}
+
+fn tags() -> Vec<CompletionCandidate> {
+    let Ok(ids) = bpf::ids(Kind::Prog) else {
+        return Vec::new();
+    };
+    ids.into_iter()
+        .filter_map(|id| {
+            let fd = bpf::fd_by_id(Kind::Prog, id).ok()?;
+            use std::os::fd::AsFd;
+            let info = bpf::prog::info(fd.as_fd()).ok()?;
+            Some(
+                CompletionCandidate::new(crate::handle::hex(&info.tag))
+                    .help(Some(format!("id {id} {}", info.name).into())),
+            )
+        })
+        .collect()
+}
+
+fn ifaces() -> Vec<CompletionCandidate> {
+    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names.into_iter().map(CompletionCandidate::new).collect()
+}
+
+/// Paths under a bpffs, one directory level at a time: directories (with a trailing `/`)
+/// and objects pinned there (of `kind` if given), with what they are as help.
+fn pins(current: &str, kind: Option<Kind>, dirs_only: bool) -> Vec<CompletionCandidate> {
+    let current = if current.is_empty() {
+        "/sys/fs/bpf/"
+    } else {
+        current
+    };
+    if !current.starts_with('/') {
+        return PathCompleter::any().complete(OsStr::new(current));
+    }
+    let (dir, base) = match current.rfind('/') {
+        Some(i) => current.split_at(i + 1),
+        None => ("/", current),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(base) || (name.starts_with('.') && !base.starts_with('.')) {
+            continue;
+        }
+        let path = format!("{dir}{name}");
+        let Ok(ft) = entry.file_type() else { continue };
+        if ft.is_dir() {
+            out.push(CompletionCandidate::new(format!("{path}/")));
+        } else if !dirs_only && ft.is_file() {
+            let Some((k, id)) = bpf::pinned_kind_and_id(Path::new(&path)) else {
+                continue;
+            };
+            if kind.is_some_and(|want| want != k) {
+                continue;
+            }
+            out.push(
+                CompletionCandidate::new(path)
+                    .help(Some(format!("{} id {id}", k.noun_word()).into())),
+            );
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The command line being completed: its words before the one under the cursor, with
+/// object and verb prefixes expanded (`rbt m d id` = `rbt map dump id`).
+#[derive(Debug)]
+struct Line {
+    before: Vec<String>,
+}
+
+impl Line {
+    /// The words after the verb (global flags skipped when looking for object and verb).
+    fn after_verb(&self) -> &[String] {
+        let mut plain = 0;
+        let mut i = 1;
+        while i < self.before.len() {
+            let w = &self.before[i];
+            if w == "--color" {
+                i += 2;
+                continue;
+            }
+            i += 1;
+            if !w.starts_with('-') {
+                plain += 1;
+                if plain == 2 {
+                    return &self.before[i..];
+                }
+            }
+        }
+        &[]
+    }
+}
+
+static LINE: OnceLock<Line> = OnceLock::new();
+static EXCLUSIVE: AtomicBool = AtomicBool::new(false);
+
+/// Run clap_complete's engine on `args` (the binary first) for the word at `index`, with
+/// rbt's prefix expansion and filtering: flags only when the word starts with `-`, and
+/// nothing but the keyword's values after a keyword.
+fn complete(
+    cmd: &mut clap::Command,
+    mut args: Vec<OsString>,
+    index: usize,
+    current_dir: Option<&Path>,
+) -> std::io::Result<Vec<CompletionCandidate>> {
+    let end = index.min(args.len());
+    let tail = args.split_off(end);
+    let mut args = crate::cli::expand_prefixes(args);
+    let before: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let current = tail
+        .first()
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let _ = LINE.set(Line { before });
+    args.extend(tail);
+    let mut found = clap_complete::engine::complete(cmd, args, index, current_dir)?;
+    let is_flag = |c: &CompletionCandidate| c.get_value().to_string_lossy().starts_with('-');
+    if EXCLUSIVE.load(Ordering::Relaxed)
+        || (!current.starts_with('-') && found.iter().any(|c| !is_flag(c)))
+    {
+        found.retain(|c| !is_flag(c));
+    }
+    Ok(found)
+}
+
+fn index_from_env() -> usize {
+    std::env::var("_CLAP_COMPLETE_INDEX")
+        .ok()
+        .and_then(|i| i.parse().ok())
+        .unwrap_or_default()
+}
+
+fn ifs_from_env() -> String {
+    std::env::var("_CLAP_IFS").unwrap_or_else(|_| "\n".to_owned())
+}
+
+fn first_line(c: &CompletionCandidate) -> Option<String> {
+    c.get_help()
+        .map(|h| h.to_string().lines().next().unwrap_or_default().to_owned())
+}
+
+/// bash: values separated by $_CLAP_IFS (bash shows no help text).
+struct DynBash;
+
+impl EnvCompleter for DynBash {
+    fn name(&self) -> &'static str {
+        Bash.name()
+    }
+    fn is(&self, name: &str) -> bool {
+        Bash.is(name)
+    }
+    fn write_registration(
+        &self,
+        var: &str,
+        name: &str,
+        bin: &str,
+        completer: &str,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        Bash.write_registration(var, name, bin, completer, buf)
+    }
+    fn write_complete(
+        &self,
+        cmd: &mut clap::Command,
+        args: Vec<OsString>,
+        current_dir: Option<&Path>,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let found = complete(cmd, args, index_from_env(), current_dir)?;
+        let values: Vec<String> = found
+            .iter()
+            .map(|c| c.get_value().to_string_lossy().into_owned())
+            .collect();
+        write!(buf, "{}", values.join(&ifs_from_env()))
+    }
+}
+
+/// zsh: `value:help` separated by $_CLAP_IFS, `:` and `\` escaped in values.
+struct DynZsh;
+
+impl EnvCompleter for DynZsh {
+    fn name(&self) -> &'static str {
+        Zsh.name()
+    }
+    fn is(&self, name: &str) -> bool {
+        Zsh.is(name)
+    }
+    fn write_registration(
+        &self,
+        var: &str,
+        name: &str,
+        bin: &str,
+        completer: &str,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        Zsh.write_registration(var, name, bin, completer, buf)
+    }
+    fn write_complete(
+        &self,
+        cmd: &mut clap::Command,
+        mut args: Vec<OsString>,
+        current_dir: Option<&Path>,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let index = index_from_env();
+        if args.len() == index {
+            args.push(OsString::new());
+        }
+        let found = complete(cmd, args, index, current_dir)?;
+        let items: Vec<String> = found
+            .iter()
+            .map(|c| {
+                let value = c
+                    .get_value()
+                    .to_string_lossy()
+                    .replace('\\', "\\\\")
+                    .replace(':', "\\:");
+                match first_line(c) {
+                    Some(help) => format!("{value}:{}", help.replace('\\', "\\\\")),
+                    None => value,
+                }
+            })
+            .collect();
+        write!(buf, "{}", items.join(&ifs_from_env()))
+    }
+}
+
+/// fish: one `value<TAB>help` per line; the word under the cursor is the last argument.
+struct DynFish;
+
+impl EnvCompleter for DynFish {
+    fn name(&self) -> &'static str {
+        Fish.name()
+    }
+    fn is(&self, name: &str) -> bool {
+        Fish.is(name)
+    }
+    fn write_registration(
+        &self,
+        var: &str,
+        name: &str,
+        bin: &str,
+        completer: &str,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        Fish.write_registration(var, name, bin, completer, buf)
+    }
+    fn write_complete(
+        &self,
+        cmd: &mut clap::Command,
+        args: Vec<OsString>,
+        current_dir: Option<&Path>,
+        buf: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let index = args.len().saturating_sub(1);
+        for c in complete(cmd, args, index, current_dir)? {
+            write!(buf, "{}", c.get_value().to_string_lossy())?;
+            if let Some(help) = first_line(&c) {
+                write!(buf, "\t{help}")?;
+            }
+            writeln!(buf)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(object: &str, verb: &str, slots: Vec<Slot>, keywords: Vec<&'static str>) -> Spec {
+        Spec {
+            object: object.into(),
+            verb: verb.into(),
+            slots,
+            keywords,
+        }
+    }
+
+    fn want_of(spec: &Spec, line: &str, current: &str) -> Want {
+        let words: Vec<String> = line.split_whitespace().map(String::from).collect();
+        want(spec, &words, current)
+    }
+
+    fn words(w: &[&'static str]) -> Source {
+        Source::Words(w.to_vec())
+    }
+
+    #[test]
+    fn handle_keywords_then_values() {
+        let show = spec("map", "show", vec![Slot::Handle(Kind::Map)], vec![]);
+        assert_eq!(
+            want_of(&show, "", "").sources,
+            vec![words(&["id", "pinned", "name"])]
+        );
+        let ids = want_of(&show, "id", "");
+        assert_eq!(ids.sources, vec![Source::Ids(Kind::Map)]);
+        assert!(ids.exclusive);
+        assert_eq!(
+            want_of(&show, "pinned", "/sys").sources,
+            vec![Source::Pins(Some(Kind::Map))]
+        );
+        assert_eq!(
+            want_of(&show, "", "/sys/fs/bpf/").sources,
+            vec![
+                words(&["id", "pinned", "name"]),
+                Source::Pins(Some(Kind::Map))
+            ]
+        );
+        assert!(want_of(&show, "id 7", "").sources.is_empty());
+    }
+
+    #[test]
+    fn slots_follow_value_names() {
+        let pin = spec(
+            "prog",
+            "pin",
+            vec![Slot::Handle(Kind::Prog), Slot::BpffsPath],
+            vec![],
+        );
+        assert_eq!(want_of(&pin, "id 7", "").sources, vec![Source::Pins(None)]);
+        assert_eq!(
+            want_of(&pin, "/sys/fs/bpf/x", "").sources,
+            vec![Source::Pins(None)]
+        );
+        assert_eq!(want_of(&pin, "tag", "").sources, vec![Source::Tags]);
+        let attach = spec(
+            "prog",
+            "attach",
+            vec![
+                Slot::Handle(Kind::Prog),
+                Slot::AttachType,
+                Slot::Handle(Kind::Map),
+            ],
+            vec![],
+        );
+        assert_eq!(
+            want_of(&attach, "name p", "").sources,
+            vec![Source::AttachTypes]
+        );
+        assert_eq!(
+            want_of(&attach, "name p sk_skb_stream_parser id", "").sources,
+            vec![Source::Ids(Kind::Map)]
+        );
+    }
+
+    #[test]
+    fn keyword_tails_switch_kind_after_map() {
+        let load = spec(
+            "prog",
+            "load",
+            vec![Slot::Word, Slot::Rest],
+            vec!["type", "map", "pinmaps"],
+        );
+        assert_eq!(
+            want_of(&load, "x.o", "").sources,
+            vec![words(&["type", "map", "pinmaps"])]
+        );
+        assert_eq!(
+            want_of(&load, "x.o /sys/fs/bpf/x type", "").sources,
+            vec![Source::ProgTypes]
+        );
+        assert_eq!(
+            want_of(&load, "x.o map", "").sources,
+            vec![words(&["idx", "name"])]
+        );
+        assert!(want_of(&load, "x.o map name", "").sources.is_empty());
+        assert_eq!(
+            want_of(&load, "x.o map name cnt", "").sources,
+            vec![words(&["id", "pinned", "name"])]
+        );
+        assert_eq!(
+            want_of(&load, "x.o map name cnt id", "").sources,
+            vec![Source::Ids(Kind::Map)]
+        );
+        assert_eq!(
+            want_of(&load, "x.o map idx 0 id 3 pinmaps", "").sources,
+            vec![Source::BpffsDirs]
+        );
+        assert_eq!(
+            want_of(&load, "x.o map idx 0 id 3", "").sources,
+            vec![words(&["type", "map", "pinmaps"])]
+        );
+    }
+
+    #[test]
+    fn map_type_and_dev_keywords() {
+        let create = spec("map", "create", vec![Slot::BpffsPath, Slot::Rest], vec![]);
+        assert_eq!(
+            want_of(&create, "/sys/fs/bpf/m type", "").sources,
+            vec![Source::MapTypes]
+        );
+        assert!(want_of(&create, "/sys/fs/bpf/m type hash name", "")
+            .sources
+            .is_empty());
+        let attach = spec("net", "attach", vec![Slot::Word, Slot::Rest], vec![]);
+        assert_eq!(
+            want_of(&attach, "xdp id 3 dev", "").sources,
+            vec![Source::Ifaces]
+        );
+    }
+
+    #[test]
+    fn value_names_make_slots() {
+        let cmd = command();
+        let prog = cmd.find_subcommand("prog").expect("prog");
+        let pin = prog.find_subcommand("pin").expect("pin");
+        let arg = pin.get_positionals().next().expect("pin args");
+        assert_eq!(
+            slots_of(arg),
+            vec![Slot::Handle(Kind::Prog), Slot::BpffsPath]
+        );
+        assert!(arg.get::<ArgValueCompleter>().is_some());
+        let load = prog.find_subcommand("load").expect("load");
+        let slots: Vec<Slot> = load.get_positionals().flat_map(slots_of).collect();
+        assert_eq!(slots, vec![Slot::Word, Slot::Rest]);
+    }
+
+    #[test]
+    fn line_finds_words_after_the_verb() {
+        let line = Line {
+            before: ["rbt", "-j", "--color", "never", "map", "dump", "id"]
+                .map(String::from)
+                .to_vec(),
+        };
+        assert_eq!(line.after_verb(), ["id"]);
+    }
+}
