@@ -82,6 +82,15 @@ pub fn command() -> clap::Command {
 }
 
 fn annotate(mut cmd: clap::Command, path: &[String]) -> clap::Command {
+    // clap_complete keeps one candidate per command (`list` hides `show`): offer aliases
+    // only when the word typed so far matches nothing else.
+    let aliases: Vec<String> = cmd.get_all_aliases().map(str::to_owned).collect();
+    if !aliases.is_empty() {
+        cmd = cmd.visible_alias(None);
+        for alias in aliases {
+            cmd = cmd.alias(alias);
+        }
+    }
     let mut here = path.to_vec();
     if !path.is_empty() || cmd.get_name() != "rbt" {
         here.push(cmd.get_name().to_owned());
