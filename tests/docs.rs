@@ -296,7 +296,7 @@ fn live_map_ids_and_pins_complete_in_every_shell() {
         "bash: only ids: {bash:?}"
     );
     let bash = bash_complete(&pins_line);
-    assert_eq!(bash, [pin.clone()], "bash pinned paths");
+    assert_eq!(bash, std::slice::from_ref(&pin), "bash pinned paths");
 
     let zsh = zsh_complete(ids_line);
     let want = format!("{id}:{name} (hash)");
