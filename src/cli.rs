@@ -67,13 +67,19 @@ pub enum Object {
         verb: Option<ProgVerb>,
     },
     /// Generate a shell completion script on stdout.
-    #[command(after_help = "Example:\n  rbt completions bash > /etc/bash_completion.d/rbt")]
+    #[command(
+        after_help = "bash, zsh and fish scripts ask rbt for candidates at each TAB: live ids with \
+names, pinned paths, interfaces, type names.\n\nExamples:\n  \
+rbt completions bash > ~/.local/share/bash-completion/completions/rbt\n  \
+rbt completions zsh > ~/.zfunc/_rbt\n  \
+rbt completions fish > ~/.config/fish/completions/rbt.fish"
+    )]
     Completions {
         /// The shell: bash, zsh or fish.
         shell: clap_complete::Shell,
     },
     /// Write one man page per object and verb into DIR.
-    #[command(after_help = "Example:\n  rbt man man/")]
+    #[command(after_help = "Example:\n  rbt man ~/.local/share/man/man1 && man rbt-prog-load")]
     Man {
         /// Where to write the pages.
         #[arg(value_hint = clap::ValueHint::DirPath)]
