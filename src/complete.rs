@@ -21,6 +21,9 @@
 //   data_in/data_out/ctx_in/ctx_out (local files).
 // * A keyword tail such as `[type TYPE] [map {idx N | name NAME} MAP] [pinmaps DIR]` lists the
 //   keywords to offer with `#[arg(add = crate::complete::Keywords(&["type", "map", "pinmaps"]))]`.
+// * Options (`--dev IF`) complete from their value name too: DEV, IF, IFNAME (interfaces),
+//   NETNS (/run/netns), ATTACH_TYPE, PROG_TYPE, MAP_TYPE; NETNS works for positionals and
+//   after a `netns` keyword as well.
 // * Arguments with possible values (ValueEnum), an explicit `value_hint`, or their own
 //   `add = ArgValueCompleter::new(..)` are completed by clap_complete as usual.
 
@@ -103,6 +106,15 @@ fn annotate(mut cmd: clap::Command, path: &[String]) -> clap::Command {
         let p = here.clone();
         cmd = cmd.mut_subcommand(name, move |s| annotate(s, &p));
     }
+    let options: Vec<(String, Source)> = cmd
+        .get_arguments()
+        .filter(|a| !a.is_positional() && a.get_num_args().is_some_and(|n| n.takes_values()))
+        .filter(|a| wants_completer(a))
+        .filter_map(|a| option_source(a).map(|s| (a.get_id().to_string(), s)))
+        .collect();
+    for (id, source) in options {
+        cmd = cmd.mut_arg(id, move |a| a.add(ArgValueCompleter::new(Fixed(source))));
+    }
     let positionals: Vec<&clap::Arg> = cmd.get_positionals().collect();
     if positionals.is_empty() {
         return cmd;
@@ -136,12 +148,42 @@ fn wants_completer(arg: &clap::Arg) -> bool {
         && matches!(arg.get_value_hint(), clap::ValueHint::Unknown)
 }
 
+/// What completes an option's value (`--dev IF`), from its value name.
+fn option_source(arg: &clap::Arg) -> Option<Source> {
+    match slots_of(arg).first()? {
+        Slot::Iface => Some(Source::Ifaces),
+        Slot::Netns => Some(Source::Netns),
+        Slot::AttachType => Some(Source::AttachTypes),
+        Slot::ProgType => Some(Source::ProgTypes),
+        Slot::MapType => Some(Source::MapTypes),
+        Slot::Handle(_) | Slot::BpffsPath | Slot::Word | Slot::Rest => None,
+    }
+}
+
+/// The completer of an option value: one source, filtered by what is typed.
+#[derive(Debug, Clone)]
+struct Fixed(Source);
+
+impl ValueCompleter for Fixed {
+    fn complete(&self, current: &OsStr) -> Vec<CompletionCandidate> {
+        let current = current.to_string_lossy();
+        let mut out = candidates(&self.0, &current);
+        out.retain(|c| {
+            c.get_value()
+                .to_string_lossy()
+                .starts_with(current.as_ref())
+        });
+        out
+    }
+}
+
 /// What one position of a verb's positional arguments holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
     Handle(Kind),
     BpffsPath,
     Iface,
+    Netns,
     AttachType,
     ProgType,
     MapType,
@@ -174,6 +216,7 @@ fn slots_of(arg: &clap::Arg) -> Vec<Slot> {
             "LINK" => Slot::Handle(Kind::Link),
             "FILE" | "PATH" | "DIR" => Slot::BpffsPath,
             "DEV" | "IF" | "IFNAME" => Slot::Iface,
+            "NETNS" => Slot::Netns,
             "ATTACH_TYPE" => Slot::AttachType,
             "PROG_TYPE" => Slot::ProgType,
             "MAP_TYPE" => Slot::MapType,
@@ -237,6 +280,7 @@ enum Source {
     Names(Kind),
     Tags,
     Ifaces,
+    Netns,
     ProgTypes,
     MapTypes,
     AttachTypes,
@@ -258,6 +302,7 @@ const VALUE_KEYWORDS: &[&str] = &[
     "name",
     "tag",
     "dev",
+    "netns",
     "type",
     "attach_type",
     "pinmaps",
@@ -354,6 +399,7 @@ fn want(spec: &Spec, before: &[String], current: &str) -> Want {
             "name" => vec![Source::Names(kind)],
             "tag" => vec![Source::Tags],
             "dev" => vec![Source::Ifaces],
+            "netns" => vec![Source::Netns],
             "type" if spec.object == "map" => vec![Source::MapTypes],
             "type" => vec![Source::ProgTypes],
             "attach_type" => vec![Source::AttachTypes],
@@ -372,6 +418,7 @@ fn want(spec: &Spec, before: &[String], current: &str) -> Want {
         Some(Slot::Handle(k)) => vec![Source::Words(handle_keywords(k)), Source::Pins(Some(k))],
         Some(Slot::BpffsPath) => vec![Source::Pins(None)],
         Some(Slot::Iface) => vec![Source::Ifaces],
+        Some(Slot::Netns) => vec![Source::Netns],
         Some(Slot::AttachType) => vec![Source::AttachTypes],
         Some(Slot::ProgType) => vec![Source::ProgTypes],
         Some(Slot::MapType) => vec![Source::MapTypes],
@@ -399,6 +446,7 @@ fn candidates(source: &Source, current: &str) -> Vec<CompletionCandidate> {
         Source::Names(kind) => names(*kind),
         Source::Tags => tags(),
         Source::Ifaces => ifaces(),
+        Source::Netns => netns(),
         Source::ProgTypes => plain(bpf::prog::prog_type_names()),
         Source::MapTypes => plain(catalog::map_type_names()),
         Source::AttachTypes => plain(catalog::attach_type_names()),
@@ -477,7 +525,16 @@ fn tags() -> Vec<CompletionCandidate> {
 }
 
 fn ifaces() -> Vec<CompletionCandidate> {
-    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
+    dir_names("/sys/class/net")
+}
+
+/// Named network namespaces, as `ip netns add` creates them.
+fn netns() -> Vec<CompletionCandidate> {
+    dir_names("/run/netns")
+}
+
+fn dir_names(dir: &str) -> Vec<CompletionCandidate> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut names: Vec<String> = entries
@@ -889,6 +946,34 @@ mod tests {
         let load = prog.find_subcommand("load").expect("load");
         let slots: Vec<Slot> = load.get_positionals().flat_map(slots_of).collect();
         assert_eq!(slots, vec![Slot::Word, Slot::Rest]);
+    }
+
+    #[test]
+    fn verbs_added_later_opt_in_by_value_name() {
+        use clap::{Arg, Command};
+        let dump = Command::new("dump")
+            .arg(Arg::new("handle").value_name("MAP").num_args(0..=2))
+            .arg(Arg::new("dev").long("dev").value_name("IF"))
+            .arg(Arg::new("out").long("out").value_name("FILE"));
+        let mut cmd = Command::new("rbt").subcommand(
+            Command::new("map")
+                .subcommand(dump)
+                .subcommand(Command::new("list").visible_alias("ls")),
+        );
+        cmd.build();
+        let cmd = annotate(cmd, &[]);
+        let map = cmd.find_subcommand("map").expect("map");
+        let dump = map.find_subcommand("dump").expect("dump");
+        let has = |id: &str| {
+            dump.get_arguments()
+                .find(|a| a.get_id() == id)
+                .is_some_and(|a| a.get::<ArgValueCompleter>().is_some())
+        };
+        assert!(has("handle") && has("dev"));
+        assert!(!has("out"), "a FILE option is not assumed to be on bpffs");
+        let list = map.find_subcommand("list").expect("list");
+        assert_eq!(list.get_visible_aliases().count(), 0);
+        assert_eq!(list.get_all_aliases().collect::<Vec<_>>(), ["ls"]);
     }
 
     #[test]
