@@ -465,3 +465,33 @@ fn install_and_uninstall_are_exact() {
         "uninstall left files"
     );
 }
+
+#[test]
+fn completing_never_mounts_bpffs() {
+    if !kernel_ready("completion without bpffs") {
+        return;
+    }
+    // In a private mount namespace without /sys/fs/bpf, complete pins and ids, then check
+    // that nothing was mounted there.
+    let rbt = rbt_path().display().to_string();
+    let script = format!(
+        "umount /sys/fs/bpf || exit 3\n\
+         for line in 'rbt prog show pinned /sys/fs/bpf/' 'rbt prog load x.o map name c id ' \
+                     'rbt prog pin id 1 '; do\n\
+           set -- $line ''\n\
+           RBT_COMPLETE=fish {rbt} -- \"$@\" >/dev/null || exit 4\n\
+         done\n\
+         grep -c ' /sys/fs/bpf ' /proc/self/mounts"
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .expect("unshare");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "0",
+        "bpffs was mounted by a completion ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
