@@ -344,7 +344,15 @@ fn want(spec: &Spec, before: &[String], current: &str) -> Want {
     let mut kind_override: Option<Kind> = None;
     let mut selector_next = false;
     let slot_at = |i: usize| spec.slots.get(i).copied();
+    let mut flag_value = false;
     for word in before {
+        if std::mem::take(&mut flag_value) {
+            continue;
+        }
+        if flag_takes_value(word) {
+            flag_value = true;
+            continue;
+        }
         if let Some(keyword) = pending.take() {
             if matches!(keyword, "id" | "pinned" | "name" | "tag") && kind_override.is_none() {
                 if let Some(Slot::Handle(_)) = slot_at(slot) {
@@ -604,7 +612,7 @@ impl Line {
         let mut i = 1;
         while i < self.before.len() {
             let w = &self.before[i];
-            if w == "--color" {
+            if flag_takes_value(w) {
                 i += 2;
                 continue;
             }
@@ -618,6 +626,24 @@ impl Line {
         }
         &[]
     }
+}
+
+/// Whether `word` is a global flag whose value is the next word (`--color WHEN`).
+fn flag_takes_value(word: &str) -> bool {
+    static FLAGS: OnceLock<Vec<String>> = OnceLock::new();
+    let flags = FLAGS.get_or_init(|| {
+        crate::cli::command()
+            .get_arguments()
+            .filter(|a| a.is_global_set() && a.get_num_args().is_none_or(|n| n.takes_values()))
+            .filter(|a| a.get_action().takes_values())
+            .flat_map(|a| {
+                let long = a.get_long().map(|l| format!("--{l}"));
+                let short = a.get_short().map(|s| format!("-{s}"));
+                long.into_iter().chain(short)
+            })
+            .collect()
+    });
+    flags.iter().any(|f| f == word)
 }
 
 static LINE: OnceLock<Line> = OnceLock::new();
@@ -840,6 +866,10 @@ mod tests {
             ]
         );
         assert!(want_of(&show, "id 7", "").sources.is_empty());
+        assert_eq!(
+            want_of(&show, "-j --color never", "").sources,
+            vec![words(&["id", "pinned", "name"])]
+        );
     }
 
     #[test]
@@ -974,6 +1004,12 @@ mod tests {
         let list = map.find_subcommand("list").expect("list");
         assert_eq!(list.get_visible_aliases().count(), 0);
         assert_eq!(list.get_all_aliases().collect::<Vec<_>>(), ["ls"]);
+    }
+
+    #[test]
+    fn global_flags_with_values_are_known() {
+        assert!(flag_takes_value("--color"));
+        assert!(!flag_takes_value("--json") && !flag_takes_value("-j"));
     }
 
     #[test]
