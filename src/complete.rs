@@ -74,7 +74,22 @@ pub fn registration(shell: clap_complete::Shell) -> Option<Vec<u8>> {
     completer
         .write_registration(ENV_VAR, "rbt", "rbt", "rbt", &mut script)
         .ok()?;
+    if shell == clap_complete::Shell::Zsh {
+        script = zsh_autoloadable(&script);
+    }
     Some(script)
+}
+
+/// Installed in $fpath, _rbt is autoloaded and run at the first TAB: make that run complete
+/// too, not only register the completer (clap_complete's script does only the latter, so the
+/// first TAB of a session offered nothing). Sourced, it registers as before.
+fn zsh_autoloadable(script: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(script);
+    let register = "compdef _clap_dynamic_completer_rbt rbt";
+    let both = "if [[ \"${funcstack[1]}\" == _rbt ]]; then\n    \
+                _clap_dynamic_completer_rbt \"$@\"\nelse\n    \
+                compdef _clap_dynamic_completer_rbt rbt\nfi";
+    text.replacen(register, both, 1).into_bytes()
 }
 
 /// The clap command with a completer on every positional argument, as described above.

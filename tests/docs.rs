@@ -458,6 +458,7 @@ fn install_and_uninstall_are_exact() {
             .display()
             .to_string()
     );
+    installed_scripts_are_found_by_each_shell(&prefix);
     make(&["uninstall"], tmp.path());
     assert_eq!(
         all_files(tmp.path()),
@@ -494,4 +495,62 @@ fn completing_never_mounts_bpffs() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Each shell finds the installed script by its own lookup (bash-completion's loader, zsh's
+/// $fpath, fish's vendor directory) and completes with it at the first TAB.
+fn installed_scripts_are_found_by_each_shell(prefix: &Path) {
+    let share = prefix.join("share");
+    let path = format!("{}:{}", prefix.join("bin").display(), path_with_rbt());
+    let loader = "/usr/share/bash-completion/bash_completion";
+    assert!(
+        Path::new(loader).exists(),
+        "bash-completion is not installed: run `make deps`"
+    );
+    let script = format!(
+        "source {loader}\n\
+         XDG_DATA_DIRS={} __load_completion rbt || exit 3\n\
+         COMP_WORDS=(rbt pro); COMP_CWORD=1; COMP_LINE='rbt pro'; COMP_POINT=7\n\
+         _clap_complete_rbt rbt pro rbt\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        share.display()
+    );
+    let out = shell("bash")
+        .env("PATH", &path)
+        .args(["--norc", "-c", &script])
+        .output()
+        .expect("bash");
+    assert_eq!(ok(out, "bash loading the installed script").trim(), "prog");
+
+    // zsh autoloads _rbt from $fpath and runs it at the first TAB: it must complete then.
+    let script = format!(
+        "fpath=({} $fpath); autoload -Uz compinit; compinit -u -D\n\
+         print -r -- $_comps[rbt]\n\
+         _describe() {{ print -rl -- ${{(P)3}} }}\n\
+         words=(rbt pro); CURRENT=2\n\
+         $_comps[rbt]",
+        share.join("zsh/site-functions").display()
+    );
+    let out = shell("zsh")
+        .env("PATH", &path)
+        .args(["-f", "-c", &script])
+        .output()
+        .expect("zsh");
+    let lines: Vec<String> = ok(out, "zsh autoloading _rbt")
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines, ["_rbt", "prog:Inspect, load and pin BPF programs"]);
+
+    let script = format!(
+        "set fish_complete_path {} $fish_complete_path; complete --do-complete 'rbt pro'",
+        share.join("fish/vendor_completions.d").display()
+    );
+    let out = shell("fish")
+        .env("PATH", &path)
+        .args(["--no-config", "-c", &script])
+        .output()
+        .expect("fish");
+    let found = ok(out, "fish loading the installed script");
+    assert!(found.starts_with("prog\t"), "{found}");
 }
