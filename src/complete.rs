@@ -4,26 +4,30 @@
 // keyword grammar (`id 7`, `pinned /sys/fs/bpf/x`, `dev eth0`). Read-only: a completion never
 // loads, attaches, pins or mounts anything.
 //
-// HOW A VERB OPTS IN (one attribute, usually the one it has anyway):
+// HOW A VERB OPTS IN (one attribute, usually the one it has anyway; nothing to register):
 // * `#[arg(value_name = "MAP")]`. Positional arguments are completed from their VALUE NAMES,
-//   read left to right over all positionals of the verb; each word of a value name is a slot:
+//   read as a bpftool synopsis, left to right over all positionals of the verb. Capitalised
+//   words are slots, lower-case words keywords, `[..]` optional, `{..}` a keyword's sub-grammar:
 //     PROG, MAP, LINK      a handle of that kind: `id N | pinned FILE | name NAME | tag HEX`
 //                          (keywords offered, then ids with names, pins, names, tags)
 //     FILE, PATH, DIR      a path on bpffs (directories and pins under /sys/fs/bpf)
-//     DEV, IF, IFNAME      an interface name (/sys/class/net)
+//     DEV, IF, IFNAME      an interface name (/sys/class/net);  NETNS  /run/netns names
 //     ATTACH_TYPE, PROG_TYPE, MAP_TYPE   libbpf's type names
 //     anything else        one word without candidates (OBJ, KEY, N); in an argument that
 //                          takes any number of values (ARGS), the rest of the line
+//     `dev IF`             the keyword `dev` is offered, and its value completed
 //   So `value_name = "PROG FILE"` completes a program handle, then a bpffs path.
-// * Keywords anywhere in those positionals complete the word after them: id, pinned, name,
-//   tag (handles; kind from the slot, or MAP after `map`/`inner_map`), dev (interfaces), type
-//   (map types under `rbt map`, program types elsewhere), attach_type, pinmaps (bpffs dirs),
-//   data_in/data_out/ctx_in/ctx_out (local files).
-// * A keyword tail such as `[type TYPE] [map {idx N | name NAME} MAP] [pinmaps DIR]` lists the
-//   keywords to offer with `#[arg(add = crate::complete::Keywords(&["type", "map", "pinmaps"]))]`.
-// * Options (`--dev IF`) complete from their value name too: DEV, IF, IFNAME (interfaces),
-//   NETNS (/run/netns), ATTACH_TYPE, PROG_TYPE, MAP_TYPE; NETNS works for positionals and
-//   after a `netns` keyword as well.
+// * When the value name says nothing (`ARGS`), the first clause of the argument's help (its
+//   doc comment) is read instead if it is a synopsis, i.e. starts with `[` or a capitalised
+//   word: `/// MAP key DATA value VALUE [any|exist|noexist]` or
+//   `/// [PROG] dev IF [dev IF]... [overwrite | prepend] [prio P] [handle H]`.
+// * Keywords complete the word after them: id, pinned, name, tag (handles; kind from the slot,
+//   or MAP after `map`/`inner_map`), dev, netns, type (map types under `rbt map`, program
+//   types elsewhere), attach_type, pinmaps (bpffs dirs), data_in/data_out/ctx_in (files).
+// * Extra keywords to offer can be listed explicitly:
+//   `#[arg(add = crate::complete::Keywords(&["type", "map", "pinmaps"]))]`.
+// * Options (`--dev IF`) complete from their value name: DEV, IF, IFNAME, NETNS,
+//   ATTACH_TYPE, PROG_TYPE, MAP_TYPE.
 // * Arguments with possible values (ValueEnum), an explicit `value_hint`, or their own
 //   `add = ArgValueCompleter::new(..)` are completed by clap_complete as usual.
 
@@ -134,14 +138,31 @@ fn annotate(mut cmd: clap::Command, path: &[String]) -> clap::Command {
     if positionals.is_empty() {
         return cmd;
     }
+    let grammars: Vec<Grammar> = positionals.iter().map(|a| grammar_of(a)).collect();
+    let mut keywords: Vec<String> = Vec::new();
+    for word in positionals
+        .iter()
+        .filter_map(|a| a.get::<Keywords>())
+        .flat_map(|k| k.0.iter().map(|w| w.to_string()))
+        .chain(grammars.iter().flat_map(|g| g.keywords.iter().cloned()))
+    {
+        push_once(&mut keywords, word);
+    }
     let spec = Arc::new(Spec {
         object: here.first().cloned().unwrap_or_default(),
         verb: here.get(1).cloned().unwrap_or_default(),
-        slots: positionals.iter().flat_map(|a| slots_of(a)).collect(),
-        keywords: positionals
+        slots: grammars
             .iter()
-            .filter_map(|a| a.get::<Keywords>())
-            .flat_map(|k| k.0.iter().copied())
+            .flat_map(|g| g.slots.iter().map(|s| s.0))
+            .collect(),
+        optional: grammars
+            .iter()
+            .flat_map(|g| g.slots.iter().map(|s| s.1))
+            .collect(),
+        keywords,
+        value_keywords: grammars
+            .iter()
+            .flat_map(|g| g.value_keywords.iter().cloned())
             .collect(),
     });
     let ids: Vec<String> = positionals
@@ -165,7 +186,7 @@ fn wants_completer(arg: &clap::Arg) -> bool {
 
 /// What completes an option's value (`--dev IF`), from its value name.
 fn option_source(arg: &clap::Arg) -> Option<Source> {
-    match slots_of(arg).first()? {
+    match grammar_of(arg).slots.first()?.0 {
         Slot::Iface => Some(Source::Ifaces),
         Slot::Netns => Some(Source::Netns),
         Slot::AttachType => Some(Source::AttachTypes),
@@ -206,45 +227,135 @@ enum Slot {
     Rest,
 }
 
-fn slots_of(arg: &clap::Arg) -> Vec<Slot> {
+/// A positional argument's grammar: which slots it fills, the keywords it takes, and which
+/// of those keywords take a value (`dev IF`).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Grammar {
+    /// (slot, optional)
+    slots: Vec<(Slot, bool)>,
+    keywords: Vec<String>,
+    value_keywords: Vec<String>,
+}
+
+impl Grammar {
+    fn says_something(&self) -> bool {
+        !self.keywords.is_empty() || self.slots.iter().any(|(s, _)| *s != Slot::Word)
+    }
+}
+
+/// Read from the value name (`PROG FILE`, `dev IF`) or, when that says nothing (`ARGS`),
+/// from the first clause of the help when it is a synopsis
+/// (`MAP key DATA value VALUE [any|exist|noexist]`, `[PROG] dev IF [prio P]`).
+fn grammar_of(arg: &clap::Arg) -> Grammar {
     let names: Vec<String> = match arg.get_value_names() {
         Some(names) => names.iter().map(|n| n.to_string()).collect(),
         None => vec![arg.get_id().to_string().to_uppercase()],
     };
+    let mut grammar = parse_grammar(&names.join(" "));
+    if !grammar.says_something() {
+        if let Some(help) = arg.get_help().map(|h| h.to_string()) {
+            let first = help.split_whitespace().next().unwrap_or_default();
+            let synopsis = first.starts_with('[') || placeholder(first).is_some();
+            let from_help = parse_grammar(&help);
+            if synopsis && from_help.says_something() {
+                grammar = from_help;
+            }
+        }
+    }
     let unbounded = arg
         .get_num_args()
         .is_some_and(|r| r.max_values() == usize::MAX);
-    let words: Vec<String> = names
-        .iter()
-        .flat_map(|n| {
-            n.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .filter(|w| !w.is_empty())
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    let mut slots: Vec<Slot> = words
-        .iter()
-        .map(|w| match w.as_str() {
-            "PROG" => Slot::Handle(Kind::Prog),
-            "MAP" => Slot::Handle(Kind::Map),
-            "LINK" => Slot::Handle(Kind::Link),
-            "FILE" | "PATH" | "DIR" => Slot::BpffsPath,
-            "DEV" | "IF" | "IFNAME" => Slot::Iface,
-            "NETNS" => Slot::Netns,
-            "ATTACH_TYPE" => Slot::AttachType,
-            "PROG_TYPE" => Slot::ProgType,
-            "MAP_TYPE" => Slot::MapType,
-            _ => Slot::Word,
-        })
-        .collect();
     if unbounded {
-        match slots.last_mut() {
-            Some(last @ Slot::Word) => *last = Slot::Rest,
-            _ => slots.push(Slot::Rest),
+        match grammar.slots.last_mut() {
+            Some((last @ Slot::Word, _)) => *last = Slot::Rest,
+            _ => grammar.slots.push((Slot::Rest, true)),
         }
     }
-    slots
+    grammar
+}
+
+/// An all-capitals word names a slot (`MAP`, `FILE`, `N`).
+fn placeholder(word: &str) -> Option<Slot> {
+    let caps = word
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if !caps || !word.chars().any(|c| c.is_ascii_uppercase()) {
+        return None;
+    }
+    Some(match word {
+        "PROG" => Slot::Handle(Kind::Prog),
+        "MAP" => Slot::Handle(Kind::Map),
+        "LINK" => Slot::Handle(Kind::Link),
+        "FILE" | "PATH" | "DIR" => Slot::BpffsPath,
+        "DEV" | "IF" | "IFNAME" => Slot::Iface,
+        "NETNS" => Slot::Netns,
+        "ATTACH_TYPE" => Slot::AttachType,
+        "PROG_TYPE" => Slot::ProgType,
+        "MAP_TYPE" => Slot::MapType,
+        _ => Slot::Word,
+    })
+}
+
+fn is_keyword(word: &str) -> bool {
+    word.chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && word.chars().any(|c| c.is_ascii_lowercase())
+}
+
+/// Parse a bpftool-style synopsis up to its first `,` `.` `;` or `:` outside brackets.
+/// `[..]` is optional, `a | b` alternatives, `{..}` the sub-grammar of the keyword before it.
+fn parse_grammar(text: &str) -> Grammar {
+    let mut g = Grammar::default();
+    let (mut square, mut brace) = (0usize, 0usize);
+    let mut prev_keyword: Option<String> = None;
+    let text = text.replace("...", " ");
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            let mut word = String::from(c);
+            while let Some(&n) = chars.peek() {
+                if !(n.is_ascii_alphanumeric() || n == '_') {
+                    break;
+                }
+                word.push(n);
+                chars.next();
+            }
+            if brace > 0 {
+                continue;
+            }
+            if let Some(slot) = placeholder(&word) {
+                match prev_keyword.take() {
+                    Some(k) => push_once(&mut g.value_keywords, k),
+                    None => g.slots.push((slot, square > 0)),
+                }
+            } else if is_keyword(&word) {
+                push_once(&mut g.keywords, word.clone());
+                prev_keyword = Some(word);
+            } else {
+                prev_keyword = None;
+            }
+            continue;
+        }
+        match c {
+            '[' => square += 1,
+            ']' => square = square.saturating_sub(1),
+            '{' => brace += 1,
+            '}' => brace = brace.saturating_sub(1),
+            ',' | '.' | ';' | ':' if square == 0 && brace == 0 => break,
+            '|' if brace == 0 => prev_keyword = None,
+            _ => {}
+        }
+        if c == '[' || c == ']' {
+            prev_keyword = None;
+        }
+    }
+    g
+}
+
+fn push_once(list: &mut Vec<String>, word: String) {
+    if !list.contains(&word) {
+        list.push(word);
+    }
 }
 
 /// A verb's positional grammar, shared by the completers of all its positionals.
@@ -253,7 +364,10 @@ struct Spec {
     object: String,
     verb: String,
     slots: Vec<Slot>,
-    keywords: Vec<&'static str>,
+    /// Per slot: may it be left out (`[PROG]`)?
+    optional: Vec<bool>,
+    keywords: Vec<String>,
+    value_keywords: Vec<String>,
 }
 
 /// The completer attached to a positional argument.
@@ -300,7 +414,7 @@ enum Source {
     MapTypes,
     AttachTypes,
     LocalPaths,
-    Words(Vec<&'static str>),
+    Words(Vec<String>),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -336,12 +450,13 @@ const VALUE_KEYWORDS: &[&str] = &[
     "ctx_size_out",
 ];
 
-fn handle_keywords(kind: Kind) -> Vec<&'static str> {
-    match kind {
-        Kind::Prog => vec!["id", "pinned", "name", "tag"],
-        Kind::Map => vec!["id", "pinned", "name"],
-        Kind::Link => vec!["id", "pinned"],
-    }
+fn handle_keywords(kind: Kind) -> Vec<String> {
+    let words: &[&str] = match kind {
+        Kind::Prog => &["id", "pinned", "name", "tag"],
+        Kind::Map => &["id", "pinned", "name"],
+        Kind::Link => &["id", "pinned"],
+    };
+    words.iter().map(|w| w.to_string()).collect()
 }
 
 fn object_kind(object: &str) -> Kind {
@@ -394,8 +509,8 @@ fn want(spec: &Spec, before: &[String], current: &str) -> Want {
                 kind_override = Some(Kind::Map);
                 selector_next = word == "map";
             }
-            w if VALUE_KEYWORDS.contains(&w) => {
-                pending = VALUE_KEYWORDS.iter().copied().find(|k| *k == w)
+            w if VALUE_KEYWORDS.contains(&w) || spec.value_keywords.iter().any(|k| k == w) => {
+                pending = Some(w)
             }
             w if w.starts_with('/') && kind_override.is_some() => kind_override = None,
             _ => match slot_at(slot) {
@@ -432,7 +547,7 @@ fn want(spec: &Spec, before: &[String], current: &str) -> Want {
         });
     }
     if selector_next {
-        return only(vec![Source::Words(vec!["idx", "name"])]);
+        return only(vec![Source::Words(vec!["idx".into(), "name".into()])]);
     }
     if let Some(k) = kind_override {
         return only(vec![Source::Words(handle_keywords(k))]);
@@ -448,12 +563,17 @@ fn want(spec: &Spec, before: &[String], current: &str) -> Want {
         Some(Slot::Rest) if current.starts_with('/') => vec![Source::Pins(None)],
         Some(Slot::Word | Slot::Rest) | None => vec![],
     };
-    if !spec.keywords.is_empty() {
+    let optional = spec.optional.get(slot).copied().unwrap_or(false);
+    // Keywords come after the required slots (`map update MAP key ..`).
+    let required_here = !optional && !matches!(slot_at(slot), Some(Slot::Word | Slot::Rest) | None);
+    if !spec.keywords.is_empty() && !required_here {
         sources.push(Source::Words(spec.keywords.clone()));
     }
-    // A handle may be a bare /path; only offer pins when the user starts one.
+    // A handle may be a bare /path, and an optional path may be left out: offer pins there
+    // only when the user starts one.
     if !current.starts_with('/') {
-        sources.retain(|s| *s != Source::Pins(Some(kind)));
+        sources
+            .retain(|s| *s != Source::Pins(Some(kind)) && !(optional && *s == Source::Pins(None)));
     }
     Want {
         sources,
@@ -474,7 +594,7 @@ fn candidates(source: &Source, current: &str) -> Vec<CompletionCandidate> {
         Source::MapTypes => plain(catalog::map_type_names()),
         Source::AttachTypes => plain(catalog::attach_type_names()),
         Source::LocalPaths => PathCompleter::any().complete(OsStr::new(current)),
-        Source::Words(words) => plain(words.clone()),
+        Source::Words(words) => words.iter().map(CompletionCandidate::new).collect(),
     }
 }
 
@@ -846,7 +966,34 @@ mod tests {
             object: object.into(),
             verb: verb.into(),
             slots,
-            keywords,
+            optional: Vec::new(),
+            keywords: keywords.into_iter().map(String::from).collect(),
+            value_keywords: Vec::new(),
+        }
+    }
+
+    /// A verb's spec from the synopses of its positionals (the last takes any number).
+    fn spec_of(object: &str, verb: &str, synopses: &[&str]) -> Spec {
+        let mut grammars: Vec<Grammar> = synopses.iter().map(|s| parse_grammar(s)).collect();
+        if let Some(last) = grammars.last_mut() {
+            last.slots.push((Slot::Rest, true));
+        }
+        Spec {
+            object: object.into(),
+            verb: verb.into(),
+            slots: grammars
+                .iter()
+                .flat_map(|g| g.slots.iter().map(|s| s.0))
+                .collect(),
+            optional: grammars
+                .iter()
+                .flat_map(|g| g.slots.iter().map(|s| s.1))
+                .collect(),
+            keywords: grammars.iter().flat_map(|g| g.keywords.clone()).collect(),
+            value_keywords: grammars
+                .iter()
+                .flat_map(|g| g.value_keywords.clone())
+                .collect(),
         }
     }
 
@@ -856,7 +1003,94 @@ mod tests {
     }
 
     fn words(w: &[&'static str]) -> Source {
-        Source::Words(w.to_vec())
+        Source::Words(w.iter().map(|w| w.to_string()).collect())
+    }
+
+    #[test]
+    fn synopses_parse() {
+        let g =
+            parse_grammar("[PROG] dev IF [dev IF]... [overwrite | prepend] [prio P] [handle H]");
+        assert_eq!(g.slots, vec![(Slot::Handle(Kind::Prog), true)]);
+        assert_eq!(
+            g.keywords,
+            ["dev", "overwrite", "prepend", "prio", "handle"]
+        );
+        assert_eq!(g.value_keywords, ["dev", "prio", "handle"]);
+        let g = parse_grammar("[PATH] [type TYPE] [map {idx N | name NAME} MAP]... [pinmaps DIR]");
+        assert_eq!(g.slots, vec![(Slot::BpffsPath, true)]);
+        assert_eq!(g.keywords, ["type", "map", "pinmaps"]);
+        let g = parse_grammar("MAP key DATA value VALUE [any|exist|noexist], or MAP with --from.");
+        assert_eq!(g.slots, vec![(Slot::Handle(Kind::Map), false)]);
+        assert_eq!(g.keywords, ["key", "value", "any", "exist", "noexist"]);
+        assert!(!parse_grammar("ARGS").says_something());
+        assert_eq!(parse_grammar("PROG FILE").slots.len(), 2);
+    }
+
+    #[test]
+    fn map_and_net_synopses_complete() {
+        let update = spec_of(
+            "map",
+            "update",
+            &["MAP key DATA value VALUE [any|exist|noexist], or MAP with --from."],
+        );
+        assert_eq!(
+            want_of(&update, "", "").sources,
+            vec![words(&["id", "pinned", "name"])]
+        );
+        assert_eq!(
+            want_of(&update, "name", "").sources,
+            vec![Source::Names(Kind::Map)]
+        );
+        assert_eq!(
+            want_of(&update, "id 7", "").sources,
+            vec![words(&["key", "value", "any", "exist", "noexist"])]
+        );
+        let create = spec_of(
+            "map",
+            "create",
+            &["FILE type TYPE key N value N entries N name NAME [flags F] [inner_map MAP]"],
+        );
+        assert_eq!(want_of(&create, "", "").sources, vec![Source::Pins(None)]);
+        assert_eq!(
+            want_of(&create, "/sys/fs/bpf/m type", "").sources,
+            vec![Source::MapTypes]
+        );
+        assert_eq!(
+            want_of(&create, "/sys/fs/bpf/m type hash inner_map id", "").sources,
+            vec![Source::Ids(Kind::Map)]
+        );
+        let attach = spec_of(
+            "net",
+            "attach",
+            &[
+                "TYPE",
+                "[PROG] dev IF [dev IF]... [overwrite | prepend] [prio P] [handle H]",
+            ],
+        );
+        let net_words = words(&["dev", "overwrite", "prepend", "prio", "handle"]);
+        assert_eq!(
+            want_of(&attach, "xdp", "").sources,
+            vec![words(&["id", "pinned", "name", "tag"]), net_words.clone()]
+        );
+        assert_eq!(
+            want_of(&attach, "xdp dev", "").sources,
+            vec![Source::Ifaces]
+        );
+        assert_eq!(
+            want_of(&attach, "xdp pinned", "").sources,
+            vec![Source::Pins(Some(Kind::Prog))]
+        );
+        assert_eq!(
+            want_of(&attach, "xdp id 3 dev veth0", "").sources,
+            vec![net_words]
+        );
+        assert!(want_of(&attach, "xdp id 3 dev veth0 prio", "").exclusive);
+        let show = Spec {
+            slots: vec![],
+            ..spec_of("net", "show", &["dev IF"])
+        };
+        assert_eq!(want_of(&show, "", "").sources, vec![words(&["dev"])]);
+        assert_eq!(want_of(&show, "dev", "").sources, vec![Source::Ifaces]);
     }
 
     #[test]
@@ -984,13 +1218,24 @@ mod tests {
         let pin = prog.find_subcommand("pin").expect("pin");
         let arg = pin.get_positionals().next().expect("pin args");
         assert_eq!(
-            slots_of(arg),
-            vec![Slot::Handle(Kind::Prog), Slot::BpffsPath]
+            grammar_of(arg).slots,
+            vec![(Slot::Handle(Kind::Prog), false), (Slot::BpffsPath, false)]
         );
         assert!(arg.get::<ArgValueCompleter>().is_some());
         let load = prog.find_subcommand("load").expect("load");
-        let slots: Vec<Slot> = load.get_positionals().flat_map(slots_of).collect();
-        assert_eq!(slots, vec![Slot::Word, Slot::Rest]);
+        let slots: Vec<(Slot, bool)> = load
+            .get_positionals()
+            .flat_map(|a| grammar_of(a).slots)
+            .collect();
+        // OBJ, then the help's synopsis `[PATH] [type TYPE] ...`, then the rest.
+        assert_eq!(
+            slots,
+            vec![
+                (Slot::Word, false),
+                (Slot::BpffsPath, true),
+                (Slot::Rest, true)
+            ]
+        );
     }
 
     #[test]
