@@ -159,6 +159,10 @@ fn annotate(mut cmd: clap::Command, path: &[String]) -> clap::Command {
             .iter()
             .flat_map(|g| g.slots.iter().map(|s| s.1))
             .collect(),
+        choices: grammars
+            .iter()
+            .flat_map(|g| g.slots.iter().map(|_| g.choices.clone()))
+            .collect(),
         keywords,
         value_keywords: grammars
             .iter()
@@ -192,7 +196,13 @@ fn option_source(arg: &clap::Arg) -> Option<Source> {
         Slot::AttachType => Some(Source::AttachTypes),
         Slot::ProgType => Some(Source::ProgTypes),
         Slot::MapType => Some(Source::MapTypes),
-        Slot::Handle(_) | Slot::BpffsPath | Slot::Word | Slot::Rest => None,
+        Slot::Handle(_) | Slot::BpffsPath | Slot::Choice | Slot::Word | Slot::Rest => {
+            match arg.get_long() {
+                Some("netns") => Some(Source::Netns),
+                Some("dev" | "ifname" | "interface") => Some(Source::Ifaces),
+                _ => None,
+            }
+        }
     }
 }
 
@@ -223,6 +233,8 @@ enum Slot {
     AttachType,
     ProgType,
     MapType,
+    /// One of the words the help lists (`xdp | xdpgeneric | tc_ingress`).
+    Choice,
     Word,
     Rest,
 }
@@ -235,6 +247,8 @@ struct Grammar {
     slots: Vec<(Slot, bool)>,
     keywords: Vec<String>,
     value_keywords: Vec<String>,
+    /// The words of a `Choice` slot.
+    choices: Vec<String>,
 }
 
 impl Grammar {
@@ -259,6 +273,9 @@ fn grammar_of(arg: &clap::Arg) -> Grammar {
             let from_help = parse_grammar(&help);
             if synopsis && from_help.says_something() {
                 grammar = from_help;
+            } else if let Some(choices) = choices(&help) {
+                grammar.slots = vec![(Slot::Choice, false)];
+                grammar.choices = choices;
             }
         }
     }
@@ -294,6 +311,16 @@ fn placeholder(word: &str) -> Option<Slot> {
         "MAP_TYPE" => Slot::MapType,
         _ => Slot::Word,
     })
+}
+
+/// A help that is a list of alternatives, `xdp | xdpgeneric | tc_ingress`.
+fn choices(help: &str) -> Option<Vec<String>> {
+    let words: Vec<String> = help
+        .trim_end_matches('.')
+        .split('|')
+        .map(|w| w.trim().to_owned())
+        .collect();
+    (words.len() > 1 && words.iter().all(|w| is_keyword(w))).then_some(words)
 }
 
 fn is_keyword(word: &str) -> bool {
@@ -366,6 +393,8 @@ struct Spec {
     slots: Vec<Slot>,
     /// Per slot: may it be left out (`[PROG]`)?
     optional: Vec<bool>,
+    /// Per slot: the words of a `Choice` slot.
+    choices: Vec<Vec<String>>,
     keywords: Vec<String>,
     value_keywords: Vec<String>,
 }
@@ -561,11 +590,14 @@ fn want(spec: &Spec, before: &[String], current: &str) -> Want {
         Some(Slot::ProgType) => vec![Source::ProgTypes],
         Some(Slot::MapType) => vec![Source::MapTypes],
         Some(Slot::Rest) if current.starts_with('/') => vec![Source::Pins(None)],
+        Some(Slot::Choice) => vec![Source::Words(
+            spec.choices.get(slot).cloned().unwrap_or_default(),
+        )],
         Some(Slot::Word | Slot::Rest) | None => vec![],
     };
     let optional = spec.optional.get(slot).copied().unwrap_or(false);
     // Keywords come after the required slots (`map update MAP key ..`).
-    let required_here = !optional && !matches!(slot_at(slot), Some(Slot::Word | Slot::Rest) | None);
+    let required_here = !optional && !matches!(slot_at(slot), Some(Slot::Rest) | None);
     if !spec.keywords.is_empty() && !required_here {
         sources.push(Source::Words(spec.keywords.clone()));
     }
@@ -967,6 +999,7 @@ mod tests {
             verb: verb.into(),
             slots,
             optional: Vec::new(),
+            choices: Vec::new(),
             keywords: keywords.into_iter().map(String::from).collect(),
             value_keywords: Vec::new(),
         }
@@ -989,6 +1022,7 @@ mod tests {
                 .iter()
                 .flat_map(|g| g.slots.iter().map(|s| s.1))
                 .collect(),
+            choices: Vec::new(),
             keywords: grammars.iter().flat_map(|g| g.keywords.clone()).collect(),
             value_keywords: grammars
                 .iter()
@@ -1023,6 +1057,11 @@ mod tests {
         assert_eq!(g.slots, vec![(Slot::Handle(Kind::Map), false)]);
         assert_eq!(g.keywords, ["key", "value", "any", "exist", "noexist"]);
         assert!(!parse_grammar("ARGS").says_something());
+        assert_eq!(
+            choices("xdp | xdpgeneric | tc_ingress"),
+            Some(vec!["xdp".into(), "xdpgeneric".into(), "tc_ingress".into()])
+        );
+        assert_eq!(choices("The map handle: id N | pinned FILE"), None);
         assert_eq!(parse_grammar("PROG FILE").slots.len(), 2);
     }
 
