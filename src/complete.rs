@@ -268,8 +268,12 @@ fn grammar_of(arg: &clap::Arg) -> Grammar {
     let mut grammar = parse_grammar(&names.join(" "));
     if !grammar.says_something() {
         if let Some(help) = arg.get_help().map(|h| h.to_string()) {
-            let first = help.split_whitespace().next().unwrap_or_default();
-            let synopsis = first.starts_with('[') || placeholder(first).is_some();
+            let help_start = help.trim_start();
+            let first: String = help_start
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let synopsis = help_start.starts_with('[') || placeholder(&first).is_some();
             let from_help = parse_grammar(&help);
             if synopsis && from_help.says_something() {
                 grammar = from_help;
@@ -330,7 +334,8 @@ fn is_keyword(word: &str) -> bool {
 }
 
 /// Parse a bpftool-style synopsis up to its first `,` `.` `;` or `:` outside brackets.
-/// `[..]` is optional, `a | b` alternatives, `{..}` the sub-grammar of the keyword before it.
+/// `[..]` is optional, `a | b` alternatives, `{..}` the sub-grammar of the keyword before it,
+/// `(..)` a remark.
 fn parse_grammar(text: &str) -> Grammar {
     let mut g = Grammar::default();
     let (mut square, mut brace) = (0usize, 0usize);
@@ -366,8 +371,8 @@ fn parse_grammar(text: &str) -> Grammar {
         match c {
             '[' => square += 1,
             ']' => square = square.saturating_sub(1),
-            '{' => brace += 1,
-            '}' => brace = brace.saturating_sub(1),
+            '{' | '(' => brace += 1,
+            '}' | ')' => brace = brace.saturating_sub(1),
             ',' | '.' | ';' | ':' if square == 0 && brace == 0 => break,
             '|' if brace == 0 => prev_keyword = None,
             _ => {}
@@ -1057,6 +1062,9 @@ mod tests {
         assert_eq!(g.slots, vec![(Slot::Handle(Kind::Map), false)]);
         assert_eq!(g.keywords, ["key", "value", "any", "exist", "noexist"]);
         assert!(!parse_grammar("ARGS").says_something());
+        let g = parse_grammar("MAP [value DATA] (bloom filters).");
+        assert_eq!(g.slots, vec![(Slot::Handle(Kind::Map), false)]);
+        assert_eq!(g.keywords, ["value"]);
         assert_eq!(
             choices("xdp | xdpgeneric | tc_ingress"),
             Some(vec!["xdp".into(), "xdpgeneric".into(), "tc_ingress".into()])
@@ -1303,6 +1311,20 @@ mod tests {
         let list = map.find_subcommand("list").expect("list");
         assert_eq!(list.get_visible_aliases().count(), 0);
         assert_eq!(list.get_all_aliases().collect::<Vec<_>>(), ["ls"]);
+        let freeze = Arg::new("args")
+            .value_name("ARGS")
+            .num_args(1..)
+            .help("MAP.");
+        assert_eq!(
+            grammar_of(&freeze).slots,
+            vec![(Slot::Handle(Kind::Map), false), (Slot::Rest, true)]
+        );
+        let prose = Arg::new("args")
+            .value_name("ARGS")
+            .num_args(1..)
+            .help("Arguments for the program.");
+        assert_eq!(grammar_of(&prose).slots, vec![(Slot::Rest, false)]);
+        assert!(grammar_of(&prose).keywords.is_empty());
     }
 
     #[test]
