@@ -6,8 +6,11 @@ BPF_CFLAGS  := -O2 -g -target bpf -mcpu=v3 -Wall -I/usr/include/x86_64-linux-gnu
 EXAMPLES    := $(patsubst %.c,%.o,$(wildcard examples/*.bpf.c))
 RBT         := target/release/rbt
 PREFIX      ?= /usr/local
+# Shells and man for the completion and man page tests (tests/docs.rs).
+DEBIAN_PKGS += zsh fish bash-completion man-db
 
 .PHONY: deps build examples demo test bench clean
+.PHONY: docs install uninstall
 
 # Install the Debian packages the build, the fixtures and the tests need (only missing ones).
 deps:
@@ -39,3 +42,31 @@ bench: build
 clean:
 	cargo clean
 	rm -f examples/*.bpf.o
+
+# Regenerate the committed completion scripts and man pages from the clap definitions
+# (tests/docs.rs fails until this is run after a change to the command line).
+docs:
+	cargo build
+	rm -rf man completions
+	mkdir -p man completions
+	target/debug/rbt man man
+	target/debug/rbt completions bash > completions/rbt.bash
+	target/debug/rbt completions zsh > completions/_rbt
+	target/debug/rbt completions fish > completions/rbt.fish
+
+# Install the release binary, its man pages and completions under $(DESTDIR)$(PREFIX).
+install: build
+	install -D -m 755 $(RBT) $(DESTDIR)$(PREFIX)/bin/rbt
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -D -m 644 completions/rbt.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/rbt
+	install -D -m 644 completions/_rbt $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_rbt
+	install -D -m 644 completions/rbt.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/rbt.fish
+
+# Remove exactly what `make install` put there (directories stay).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/rbt
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(wildcard man/*.1)))
+	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/rbt
+	rm -f $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_rbt
+	rm -f $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/rbt.fish

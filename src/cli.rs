@@ -73,15 +73,22 @@ pub enum Object {
         verb: Option<NetVerb>,
     },
     /// Generate a shell completion script on stdout.
-    #[command(after_help = "Example:\n  rbt completions bash > /etc/bash_completion.d/rbt")]
+    #[command(
+        after_help = "bash, zsh and fish scripts ask rbt for candidates at each TAB: live ids with \
+names, pinned paths, interfaces, type names.\n\nExamples:\n  \
+rbt completions bash > ~/.local/share/bash-completion/completions/rbt\n  \
+rbt completions zsh > ~/.zfunc/_rbt\n  \
+rbt completions fish > ~/.config/fish/completions/rbt.fish"
+    )]
     Completions {
         /// The shell: bash, zsh or fish.
         shell: clap_complete::Shell,
     },
     /// Write one man page per object and verb into DIR.
-    #[command(after_help = "Example:\n  rbt man man/")]
+    #[command(after_help = "Example:\n  rbt man ~/.local/share/man/man1 && man rbt-prog-load")]
     Man {
         /// Where to write the pages.
+        #[arg(value_hint = clap::ValueHint::DirPath)]
         dir: PathBuf,
     },
 }
@@ -136,7 +143,7 @@ pub struct LoadArgs {
     #[arg(value_name = "OBJ")]
     pub obj: PathBuf,
     /// [PATH] [type TYPE] [map {idx N | name NAME} MAP]... [pinmaps DIR]
-    #[arg(value_name = "ARGS")]
+    #[arg(value_name = "ARGS", add = crate::complete::Keywords(&["type", "map", "pinmaps"]))]
     pub rest: Vec<String>,
     /// Write the whole verifier log to FILE (also on success).
     #[arg(long, value_name = "FILE")]

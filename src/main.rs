@@ -4,6 +4,7 @@ mod bpf;
 mod btf;
 mod cli;
 mod cmd;
+mod complete;
 mod error;
 mod handle;
 mod output;
@@ -11,6 +12,7 @@ mod output;
 use output::Output;
 
 fn main() {
+    complete::run_if_requested();
     let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(e) => {

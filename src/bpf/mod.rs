@@ -4,6 +4,7 @@
 pub mod bpffs;
 pub mod btf;
 pub mod caps;
+pub mod catalog;
 pub mod log;
 pub mod net;
 pub mod net_netlink;
