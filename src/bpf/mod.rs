@@ -5,6 +5,7 @@ pub mod bpffs;
 pub mod btf;
 pub mod caps;
 pub mod log;
+pub mod map;
 pub mod object;
 pub mod pids;
 pub mod prog;
