@@ -7,7 +7,7 @@ use comfy_table::{presets, Attribute, Cell, ContentArrangement, Table};
 use serde::Serialize;
 
 use crate::cli::{ColorChoice, Globals};
-use crate::error::{exit_code, hint_of, is_broken_pipe};
+use crate::error::{exit_code, hint_of, is_broken_pipe, is_not_found};
 
 /// How records are rendered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,6 +256,11 @@ impl Output {
         writeln!(self.out, "{line}")
     }
 
+    /// A warning on stderr (`warning: ..`); stdout stays one clean document.
+    pub fn warn(&mut self, message: &str) {
+        let _ = writeln!(io::stderr().lock(), "warning: {message}");
+    }
+
     /// Bytes written as they are (a generated script).
     pub fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)
@@ -298,7 +303,10 @@ impl Output {
             return 0;
         }
         let message = format!("{err:#}");
-        if self.is_json() {
+        if self.is_json() && is_not_found(err) {
+            let _ = self.json(&serde_json::Value::Null);
+            let _ = self.flush();
+        } else if self.is_json() {
             let _ = self.json(&serde_json::json!({ "error": message }));
             let _ = self.flush();
         }

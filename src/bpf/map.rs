@@ -24,7 +24,6 @@ pub struct MapInfo {
     pub btf_id: u32,
     pub btf_key_type_id: u32,
     pub btf_value_type_id: u32,
-    pub map_extra: u64,
 }
 
 pub fn info(fd: BorrowedFd<'_>) -> Result<MapInfo> {
@@ -46,7 +45,6 @@ pub fn info(fd: BorrowedFd<'_>) -> Result<MapInfo> {
         btf_id: raw.btf_id,
         btf_key_type_id: raw.btf_key_type_id,
         btf_value_type_id: raw.btf_value_type_id,
-        map_extra: raw.map_extra,
     })
 }
 
@@ -321,7 +319,6 @@ pub struct CreateSpec {
     pub max_entries: u32,
     pub flags: u32,
     pub inner_map_fd: Option<i32>,
-    pub map_extra: u64,
 }
 
 pub fn create(spec: &CreateSpec) -> Result<OwnedFd> {
@@ -331,7 +328,6 @@ pub fn create(spec: &CreateSpec) -> Result<OwnedFd> {
         sz: std::mem::size_of::<libbpf_sys::bpf_map_create_opts>() as _,
         map_flags: spec.flags,
         inner_map_fd: spec.inner_map_fd.map_or(0, |f| f as u32),
-        map_extra: spec.map_extra,
         ..Default::default()
     };
     // SAFETY: `name` is NUL-terminated and `opts` is a properly sized options struct; both
