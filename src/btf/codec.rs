@@ -175,6 +175,7 @@ fn int_value(v: &Value, bits: u32, signed: bool) -> Result<u64> {
         Value::Number(n) => match (n.as_u64(), n.as_i64()) {
             (Some(u), _) => (false, u as u128),
             (None, Some(i)) => (true, i.unsigned_abs() as u128),
+            _ if n.as_f64() == Some(0.0) => (false, 0),
             _ => bail!("expected an integer, got {n}"),
         },
         Value::String(t) => {

@@ -93,6 +93,9 @@ fn int_of(v: &Value, path: &str, what: &str) -> Result<IntVal> {
                 Ok(IntVal::Pos(u as u128))
             } else if let Some(i) = n.as_i64() {
                 Ok(IntVal::Neg(i as i128))
+            } else if n.as_f64() == Some(0.0) {
+                // `-0` parses as a float.
+                Ok(IntVal::Pos(0))
             } else {
                 bail!("{}expected an integer for {what}, got {n}", at(path))
             }
