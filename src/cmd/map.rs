@@ -475,10 +475,10 @@ fn undumpable(type_name: &str) -> Option<&'static str> {
     })
 }
 
-/// Elements per batch call: about 1 MiB of keys and values, within 64..=65536.
+/// Elements per batch call: about 256 KiB of keys and values, within 64..=65536.
 fn batch_count(ctx: &MapCtx) -> usize {
     let per = ctx.key_size().max(1) + ctx.value_len().max(1);
-    ((1usize << 20) / per).clamp(64, 65536)
+    ((1usize << 18) / per).clamp(64, 65536)
 }
 
 /// Call `f` on every element, with BPF_MAP_LOOKUP_BATCH (growing the buffer on ENOSPC) or,
@@ -1031,20 +1031,35 @@ fn line_json(line: &str) -> Option<&str> {
     (!t.is_empty()).then_some(t)
 }
 
+/// One input line: typed `key`/`value`(`values`), or bpftool's shape whose `formatted`
+/// holds the typed form.
+#[derive(serde::Deserialize)]
+struct LineIn {
+    key: Option<Value>,
+    value: Option<Value>,
+    values: Option<Value>,
+    formatted: Option<Box<LineIn>>,
+}
+
 fn parse_line(ctx: &MapCtx, text: &str) -> Result<(Vec<u8>, Vec<u8>)> {
-    let v: Value = serde_json::from_str(text).context("malformed JSON")?;
-    let obj = v
-        .as_object()
-        .context("expected an object {\"key\":..,\"value\":..}")?;
-    let typed = obj.get("formatted").and_then(Value::as_object);
-    let src = typed.unwrap_or(obj);
-    let kv = src.get("key").context("missing \"key\"")?;
-    let key = encode_json(&ctx.key, kv, ctx.key_size()).context("key")?;
-    let value = if let Some(vals) = src.get("values") {
+    let line: LineIn = serde_json::from_str(text).map_err(|e| {
+        if e.is_data() {
+            anyhow::anyhow!("expected an object {{\"key\":..,\"value\":..}}: {e}")
+        } else {
+            anyhow::anyhow!("malformed JSON: {e}")
+        }
+    })?;
+    let src = match line.formatted {
+        Some(f) => *f,
+        None => line,
+    };
+    let kv = src.key.context("missing \"key\"")?;
+    let key = encode_json(&ctx.key, &kv, ctx.key_size()).context("key")?;
+    let value = if let Some(vals) = &src.values {
         encode_value_json(ctx, vals, true).context("values")?
     } else {
-        let vv = src.get("value").context("missing \"value\"")?;
-        encode_value_json(ctx, vv, false).context("value")?
+        let vv = src.value.context("missing \"value\"")?;
+        encode_value_json(ctx, &vv, false).context("value")?
     };
     Ok((key, value))
 }
@@ -1082,9 +1097,18 @@ fn update_from(
         applied: 0,
     };
     let mut bad = 0usize;
-    for (i, line) in reader.lines().enumerate() {
-        let lineno = i + 1;
-        let line = line.with_context(|| format!("reading {} line {lineno}", file.display()))?;
+    let mut reader = reader;
+    let mut line = String::new();
+    let mut lineno = 0usize;
+    loop {
+        line.clear();
+        lineno += 1;
+        let n = reader
+            .read_line(&mut line)
+            .with_context(|| format!("reading {} line {lineno}", file.display()))?;
+        if n == 0 {
+            break;
+        }
         let Some(text) = line_json(&line) else {
             continue;
         };
