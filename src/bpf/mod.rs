@@ -6,6 +6,7 @@ pub mod btf;
 pub mod caps;
 pub mod catalog;
 pub mod log;
+pub mod map;
 pub mod net;
 pub mod net_netlink;
 pub mod net_ns;

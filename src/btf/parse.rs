@@ -2,6 +2,8 @@
 // names, strings for char arrays, zero for missing struct members and an error that lists
 // the valid members for an unknown one.
 
+use std::fmt::Display;
+
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
@@ -33,6 +35,23 @@ pub fn text_value(text: &str) -> Result<Value> {
             }
             Ok(Value::String(text.to_owned()))
         }
+    }
+}
+
+/// A type's C spelling, computed only when an error message needs it.
+struct TypeName<'a>(&'a Btf, u32);
+
+impl Display for TypeName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.type_name(self.1))
+    }
+}
+
+struct EnumWord<'a>(&'a str);
+
+impl Display for EnumWord<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "enum {}", self.0)
     }
 }
 
@@ -86,13 +105,16 @@ fn parse_int_text(t: &str) -> Option<IntVal> {
     }
 }
 
-fn int_of(v: &Value, path: &str, what: &str) -> Result<IntVal> {
+fn int_of(v: &Value, path: &str, what: &dyn Display) -> Result<IntVal> {
     match v {
         Value::Number(n) => {
             if let Some(u) = n.as_u64() {
                 Ok(IntVal::Pos(u as u128))
             } else if let Some(i) = n.as_i64() {
                 Ok(IntVal::Neg(i as i128))
+            } else if n.as_f64() == Some(0.0) {
+                // `-0` parses as a float.
+                Ok(IntVal::Pos(0))
             } else {
                 bail!("{}expected an integer for {what}, got {n}", at(path))
             }
@@ -109,7 +131,7 @@ fn int_of(v: &Value, path: &str, what: &str) -> Result<IntVal> {
 }
 
 /// Check `v` fits `bits` bits (signed or not) and return its bit pattern.
-fn fit(v: IntVal, bits: u32, signed: bool, path: &str, what: &str) -> Result<u128> {
+fn fit(v: IntVal, bits: u32, signed: bool, path: &str, what: &dyn Display) -> Result<u128> {
     let mask = if bits >= 128 {
         u128::MAX
     } else {
@@ -148,6 +170,14 @@ fn fit(v: IntVal, bits: u32, signed: bool, path: &str, what: &str) -> Result<u12
 
 /// Write `nbits` of `v` at bit `bit_off` of little-endian `out`.
 fn write_bits(out: &mut [u8], bit_off: u32, nbits: u32, v: u128) {
+    if bit_off.is_multiple_of(8) && nbits.is_multiple_of(8) {
+        let start = (bit_off / 8) as usize;
+        let n = (nbits / 8) as usize;
+        if let Some(dst) = out.get_mut(start..start + n) {
+            dst.copy_from_slice(&v.to_le_bytes()[..n.min(16)]);
+            return;
+        }
+    }
     for i in 0..nbits {
         let bit = bit_off + i;
         let byte = (bit / 8) as usize;
@@ -163,7 +193,14 @@ fn write_bits(out: &mut [u8], bit_off: u32, nbits: u32, v: u128) {
     }
 }
 
-fn int_bits(btf: &Btf, v: &Value, i: &Int, bits: u32, path: &str, name: &str) -> Result<u128> {
+fn int_bits(
+    btf: &Btf,
+    v: &Value,
+    i: &Int,
+    bits: u32,
+    path: &str,
+    name: &dyn Display,
+) -> Result<u128> {
     if i.bool {
         return match v {
             Value::Bool(b) => Ok(*b as u128),
@@ -182,7 +219,7 @@ fn int_bits(btf: &Btf, v: &Value, i: &Int, bits: u32, path: &str, name: &str) ->
 }
 
 fn enum_bits(v: &Value, e: &Enum, bits: u32, path: &str) -> Result<u128> {
-    let what = format!("enum {}", e.name);
+    let what = EnumWord(&e.name);
     if let Value::String(s) = v {
         if let Some((_, val)) = e.values.iter().find(|(n, _)| n == s) {
             let mask = if bits >= 64 {
@@ -206,7 +243,7 @@ fn enum_bits(v: &Value, e: &Enum, bits: u32, path: &str) -> Result<u128> {
 
 fn write(btf: &Btf, id: u32, v: &Value, out: &mut [u8], path: &str) -> Result<()> {
     let (rid, t) = btf.resolve(id)?;
-    let name = btf.type_name(id);
+    let name = TypeName(btf, id);
     match t {
         Type::Int(i) => {
             let bits = if i.bits == 0 { i.size * 8 } else { i.bits };
@@ -281,7 +318,7 @@ fn write_array(
     v: &Value,
     out: &mut [u8],
     path: &str,
-    name: &str,
+    name: &dyn Display,
 ) -> Result<()> {
     let len = len as usize;
     if let Value::String(s) = v {
@@ -385,14 +422,14 @@ fn write_composite(
         };
         let (_, t) = btf.resolve(m.ty)?;
         let raw = match t {
-            Type::Int(i) => int_bits(btf, val, i, nbits, &mpath, &btf.type_name(m.ty))?,
+            Type::Int(i) => int_bits(btf, val, i, nbits, &mpath, &TypeName(btf, m.ty))?,
             Type::Enum(e) => enum_bits(val, e, nbits, &mpath)?,
             _ => fit(
-                int_of(val, &mpath, "bitfield")?,
+                int_of(val, &mpath, &"bitfield")?,
                 nbits,
                 false,
                 &mpath,
-                "bitfield",
+                &"bitfield",
             )?,
         };
         write_bits(out, m.bit_offset, nbits, raw);

@@ -1,6 +1,7 @@
 // One module per object; `run` sends a parsed command line to its verb.
 
 pub mod docs;
+pub mod map;
 pub mod net;
 pub mod prog;
 
@@ -13,6 +14,7 @@ pub fn run(cli: Cli, out: &mut Output) -> Result<()> {
     let g = &cli.globals;
     match cli.object {
         Object::Prog { verb } => prog::run(verb, g, out),
+        Object::Map { verb } => map::run(verb, g, out),
         Object::Net { verb } => net::run(verb, g, out),
         Object::Completions { shell } => docs::completions(shell, out),
         Object::Man { dir } => docs::man(&dir, out),
