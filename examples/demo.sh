@@ -83,18 +83,10 @@ if ip netns exec "$NS" ping -c "$PINGS" -i 0.2 -W 1 "$HOST_IP"; then
 fi
 
 note "the drop counter (map id $MAP_ID)"
-# TODO(lead): drop the bpftool fallback once `rbt map dump` is merged.
-if "$RBT" map dump --help >/dev/null 2>&1; then
-	step "$RBT" map dump id "$MAP_ID"
-	printf '\n$ %s -j map dump id %s | jq\n' "$RBT" "$MAP_ID"
-	"$RBT" -j map dump id "$MAP_ID" | jq
-	COUNT=$("$RBT" -j map dump id "$MAP_ID" | jq '.[0].formatted.value // .[0].value')
-else
-	step bpftool map dump id "$MAP_ID"
-	printf '\n$ bpftool -j map dump id %s | jq\n' "$MAP_ID"
-	bpftool -j map dump id "$MAP_ID" | jq
-	COUNT=$(bpftool -j map dump id "$MAP_ID" | jq '.[0].formatted.value')
-fi
+step "$RBT" map dump id "$MAP_ID"
+printf '\n$ %s -j map dump id %s | jq\n' "$RBT" "$MAP_ID"
+"$RBT" -j map dump id "$MAP_ID" | jq
+COUNT=$("$RBT" -j map dump id "$MAP_ID" | jq '.[0].value')
 if [ "$COUNT" != "$PINGS" ]; then
 	echo "demo: expected $PINGS drops, the counter says $COUNT" >&2
 	exit 1
