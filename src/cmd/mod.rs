@@ -1,6 +1,9 @@
 // One module per object; `run` sends a parsed command line to its verb.
 
+pub mod attach;
 pub mod docs;
+pub mod link;
+pub mod perf;
 pub mod prog;
 
 use anyhow::Result;
@@ -12,6 +15,8 @@ pub fn run(cli: Cli, out: &mut Output) -> Result<()> {
     let g = &cli.globals;
     match cli.object {
         Object::Prog { verb } => prog::run(verb, g, out),
+        Object::Link { verb } => link::run(verb, g, out),
+        Object::Perf { verb } => perf::run(verb, g, out),
         Object::Completions { shell } => docs::completions(shell, out),
         Object::Man { dir } => docs::man(&dir, out),
     }

@@ -21,6 +21,8 @@ pub fn run(verb: Option<ProgVerb>, g: &Globals, out: &mut Output) -> Result<()> 
         ProgVerb::Pin { args } => pin(&args, g, out),
         ProgVerb::Load(args) => load(&args, false, g, out),
         ProgVerb::Loadall(args) => load(&args, true, g, out),
+        ProgVerb::Attach(args) => crate::cmd::attach::attach(&args, g, out),
+        ProgVerb::Tracelog(args) => crate::cmd::perf::tracelog(&args, g, out),
     }
 }
 
@@ -201,12 +203,14 @@ struct LoadOptions {
     prog_type: Option<String>,
     maps: Vec<(MapSelector, Handle)>,
     pinmaps: Option<PathBuf>,
+    autoattach: bool,
 }
 
 const LOAD_KEYWORDS: &[&str] = &[
     "type",
     "map",
     "pinmaps",
+    "autoattach",
     "dev",
     "offload_dev",
     "xdpmeta_dev",
@@ -257,6 +261,10 @@ fn parse_load_options(words: &[String]) -> Result<LoadOptions> {
                 opts.maps.push((selector, map));
                 i += 3 + used;
             }
+            "autoattach" => {
+                opts.autoattach = true;
+                i += 1;
+            }
             "dev" | "offload_dev" | "xdpmeta_dev" => {
                 return Err(usage(format!(
                     "`{}`: device offload is not supported by rbt",
@@ -265,7 +273,7 @@ fn parse_load_options(words: &[String]) -> Result<LoadOptions> {
             }
             other => {
                 return Err(usage(format!(
-                    "unknown load option `{other}`: expected type, map, pinmaps"
+                    "unknown load option `{other}`: expected type, map, pinmaps, autoattach"
                 )))
             }
         }
@@ -351,6 +359,7 @@ fn load_and_pin(
     let open = object::open(&spec)?;
     let mut obj = object::load(open, &args.obj, args.log.as_deref())?;
     let mut pinned: Vec<PathBuf> = Vec::new();
+    let mut prog_pins: Vec<(String, PathBuf)> = Vec::new();
     let result = (|| -> Result<()> {
         for prog in obj.progs() {
             let path = if all {
@@ -360,6 +369,7 @@ fn load_and_pin(
             };
             bpf::obj_pin(prog.as_fd(), &path)
                 .with_context(|| format!("pinning program {}", prog.name().to_string_lossy()))?;
+            prog_pins.push((prog.name().to_string_lossy().into_owned(), path.clone()));
             pinned.push(path);
             if !all {
                 break;
@@ -367,6 +377,9 @@ fn load_and_pin(
         }
         if let Some(dir) = &opts.pinmaps {
             pinned.extend(object::pin_maps(&mut obj, dir)?);
+        }
+        if opts.autoattach {
+            crate::cmd::attach::autoattach(&obj, &prog_pins, &mut pinned)?;
         }
         Ok(())
     })();
