@@ -298,7 +298,7 @@ Examples:
 #[derive(Args, Debug)]
 pub struct AttachArgs {
     /// PROG HOOK [TARGET...]: see below.
-    #[arg(value_name = "PROG HOOK TARGET", num_args = 2.., required = true, allow_hyphen_values = true)]
+    #[arg(value_name = "PROG HOOK TARGET", num_args = 2.., required = true)]
     pub args: Vec<String>,
     /// Pin the link at PATH instead of beside the program's pin.
     #[arg(long, value_name = "PATH")]

@@ -211,12 +211,13 @@ pub fn ifname(ifindex: u32) -> Option<String> {
     Some(super::c_chars(&buf))
 }
 
-/// Detach a link: the attachment ends now, even while fds or pins to it remain.
-pub fn detach(fd: BorrowedFd<'_>, id: u32) -> Result<()> {
+/// Detach a link: the attachment ends now, even while fds or pins to it remain. Many
+/// link types (raw_tracepoint, tracing, perf_event) have no detach: EOPNOTSUPP.
+pub fn detach(fd: BorrowedFd<'_>) -> std::io::Result<()> {
     // SAFETY: plain syscall wrapper taking a live fd.
     let ret = unsafe { libbpf_sys::bpf_link_detach(fd.as_raw_fd()) };
     if ret != 0 {
-        return Err(kernel_error(errno(ret), format!("detaching link id {id}")));
+        return Err(errno(ret));
     }
     Ok(())
 }

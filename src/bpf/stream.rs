@@ -126,10 +126,14 @@ where
             let mut builder = RingBufferBuilder::new();
             builder
                 .add(map, |data: &[u8]| {
+                    if stopped.get() {
+                        return -libc::ECANCELED;
+                    }
                     let flow = (on_record.borrow_mut())(Record::Sample { cpu: None, data });
                     if flow == Flow::Stop {
                         stopped.set(true);
-                        1
+                        // libbpf stops consuming only on a negative return.
+                        -libc::ECANCELED
                     } else {
                         0
                     }
@@ -138,7 +142,7 @@ where
             let rb = builder.build().context("mapping the ring buffer")?;
             while !stopped.get() && keep_going() {
                 let ret = rb.poll_raw(tick);
-                if ret < 0 && ret != -libc::EINTR {
+                if ret < 0 && ret != -libc::EINTR && ret != -libc::ECANCELED {
                     return Err(super::kernel_error(
                         super::errno(ret),
                         "reading the ring buffer",

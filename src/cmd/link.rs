@@ -173,15 +173,56 @@ fn pin(args: &[String], g: &Globals, out: &mut Output) -> Result<()> {
 }
 
 /// Detach the link and remove its pins under the bpffs root (a detached link pinned is
-/// only a dead name).
+/// only a dead name). Link types the kernel cannot detach (raw_tracepoint, tracing,
+/// perf_event) end when their last holder goes: rbt removes the pins, closes its fd, and
+/// fails naming the processes that still hold the link, if any.
 fn detach(words: &[String], g: &Globals, out: &mut Output) -> Result<()> {
     let handle = handle::parse_all(Kind::Link, words)?;
     bpffs::ensure_mounted(g.nomount)?;
     let link = handle::resolve_one(Kind::Link, &handle)?;
-    bpf::link::detach(link.fd.as_fd(), link.id)?;
-    remove_pins(link.id, &handle);
-    out.done(None)?;
-    Ok(())
+    let id = link.id;
+    match bpf::link::detach(link.fd.as_fd()) {
+        Ok(()) => {
+            remove_pins(id, &handle);
+            out.done(Some(&format!("detached link id {id}")))?;
+            return Ok(());
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {}
+        Err(e) => return Err(bpf::kernel_error(e, format!("detaching link id {id}"))),
+    }
+    let type_name = bpf::link::info(link.fd.as_fd())
+        .map(|f| f.type_name)
+        .unwrap_or_default();
+    remove_pins(id, &handle);
+    drop(link);
+    // Closing the last fd frees the link at once; allow the kernel a moment anyway.
+    for _ in 0..20 {
+        if bpf::fd_by_id(Kind::Link, id).is_err() {
+            out.done(Some(&format!(
+                "released link id {id} (a {type_name} link has no kernel detach: removing its pins ended it)"
+            )))?;
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let holders: Vec<String> = bpf::pids::holders(Kind::Link)
+        .remove(&id)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| format!("{}({})", p.comm, p.pid))
+        .collect();
+    Err(crate::error::hinted(
+        format!(
+            "link id {id}: the kernel cannot detach a {type_name} link; its pins are removed, \
+but it stays attached while {} hold it",
+            if holders.is_empty() {
+                "other fds".to_owned()
+            } else {
+                holders.join(", ")
+            }
+        ),
+        "it ends when those processes close it (or exit)",
+    ))
 }
 
 /// Remove every pin of link `id` under the bpffs root, and the handle's own pin.

@@ -41,14 +41,24 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
 pub fn run_json(args: &[&str]) -> Value {
     let (code, stdout, stderr) = run(args);
     assert_eq!(code, 0, "rbt {args:?} failed: {stderr}");
-    assert!(stdout.ends_with('\n') && !stdout.ends_with("\n\n"), "one trailing newline: {stdout:?}");
+    assert!(
+        stdout.ends_with('\n') && !stdout.ends_with("\n\n"),
+        "one trailing newline: {stdout:?}"
+    );
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("rbt {args:?}: bad JSON {e}: {stdout}"))
 }
 
 /// Run bpftool with `args` (add -j yourself) and parse its JSON.
 pub fn bpftool_json(args: &[&str]) -> Value {
-    let out = Command::new("bpftool").args(args).output().expect("running bpftool");
-    assert!(out.status.success(), "bpftool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("bpftool")
+        .args(args)
+        .output()
+        .expect("running bpftool");
+    assert!(
+        out.status.success(),
+        "bpftool {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("bpftool JSON")
 }
 
@@ -103,10 +113,16 @@ fn ensure_bpffs() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         let mounted = std::fs::read_to_string("/proc/mounts")
-            .map(|m| m.lines().any(|l| l.split_whitespace().nth(1) == Some("/sys/fs/bpf") && l.contains(" bpf ")))
+            .map(|m| {
+                m.lines().any(|l| {
+                    l.split_whitespace().nth(1) == Some("/sys/fs/bpf") && l.contains(" bpf ")
+                })
+            })
             .unwrap_or(false);
         if !mounted {
-            let _ = Command::new("mount").args(["-t", "bpf", "bpf", "/sys/fs/bpf"]).status();
+            let _ = Command::new("mount")
+                .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
+                .status();
         }
     });
 }
@@ -140,7 +156,12 @@ pub fn fixture(name: &str) -> PathBuf {
         .arg(&obj)
         .output()
         .expect("running clang");
-    assert!(out.status.success(), "clang {}: {}", src.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "clang {}: {}",
+        src.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     built.insert(name.to_string(), obj.clone());
     obj
 }
@@ -198,7 +219,9 @@ pub fn assert_same_fields(rbt: &Value, bpftool: &Value, skip: &[&str]) -> usize 
         if skip.contains(&key.as_str()) {
             continue;
         }
-        let rv = r.get(key).unwrap_or_else(|| panic!("rbt lacks bpftool's field `{key}`:\nrbt: {rbt}\nbpftool: {bpftool}"));
+        let rv = r.get(key).unwrap_or_else(|| {
+            panic!("rbt lacks bpftool's field `{key}`:\nrbt: {rbt}\nbpftool: {bpftool}")
+        });
         assert_eq!(rv, bv, "field `{key}` differs");
         compared += 1;
     }
