@@ -39,3 +39,10 @@ bench: build
 clean:
 	cargo clean
 	rm -f examples/*.bpf.o
+
+# Tracing on a kernel with kprobes and BPF trampolines: Debian's 6.1 kernel in qemu (TCG),
+# an initramfs with rbt and the fixtures; prints `vmtest: N passed, M failed`. No network.
+.PHONY: vmtest
+vmtest: deps
+	cargo build
+	bash vm/run.sh

@@ -116,7 +116,8 @@ fn link_record(facts: bpf::link::LinkFacts) -> Option<PerfRecord> {
             r.tracepoint = s("tp_name");
         }
         "perf_event" => {
-            r.fd_type = s("event_type")?;
+            // Kernels before 6.6 do not say what a perf_event link is attached to.
+            r.fd_type = s("event_type").unwrap_or_else(|| "perf_event".into());
             match r.fd_type.as_str() {
                 "tracepoint" => r.tracepoint = s("tracepoint"),
                 "kprobe" | "kretprobe" => {
