@@ -164,3 +164,78 @@ fn link_bad_input_is_refused() {
     assert_eq!(f["pinned"].as_array().unwrap().len(), 1);
     drop(dir);
 }
+
+/// An empty cgroup v2 directory of this test, removed on drop.
+struct TestCgroup(std::path::PathBuf);
+
+impl TestCgroup {
+    fn new() -> Option<TestCgroup> {
+        let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+        let root = mounts
+            .lines()
+            .find(|l| l.split_whitespace().nth(2) == Some("cgroup2"))?
+            .split_whitespace()
+            .nth(1)?
+            .to_owned();
+        let dir = Path::new(&root).join(format!("rbt-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok()?;
+        Some(TestCgroup(dir))
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn cgroup_attach_show_and_detach() {
+    if !kernel_ready("cgroup link") {
+        return;
+    }
+    let cg = TestCgroup::new().expect("a cgroup v2 mount");
+    let dir = PinDir::new();
+    let prog = dir.join("cg");
+    load(&fixture("trace_cgroup"), &prog);
+    let link = dir.join("cg_link");
+    let cgpath = cg.0.display().to_string();
+    // a cgroup v1 or plain directory is refused
+    let (code, _, err) = run(&[
+        "prog", "attach", "pinned", &prog, "cgroup", "/tmp", "ingress", "--pin", &link,
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not a cgroup v2 directory"), "{err}");
+    let (code, _, err) = run(&[
+        "prog",
+        "attach",
+        "pinned",
+        &prog,
+        "cgroup",
+        &cgpath,
+        "bogus_type",
+        "--pin",
+        &link,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!Path::new(&link).exists());
+
+    let (code, _, err) = run(&[
+        "prog", "attach", "pinned", &prog, "cgroup", &cgpath, "ingress", "--pin", &link,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let r = run_json(&["-j", "link", "show", "pinned", &link]);
+    let id = r["id"].as_u64().unwrap();
+    let b = bpftool_json(&["-j", "link", "show", "id", &id.to_string()]);
+    assert!(assert_same_fields(&r, &b, &[]) >= 5);
+    assert_eq!(r["type"], "cgroup");
+    assert_eq!(r["attach_type"], "cgroup_inet_ingress");
+    assert!(r["cgroup_id"].as_u64().is_some_and(|c| c > 0));
+    // cgroup links have a kernel detach
+    let (code, out, err) = run(&["link", "detach", "id", &id.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("detached link id {id}")), "{out}");
+    assert!(!Path::new(&link).exists());
+    let (code, _, _) = run(&["link", "show", "id", &id.to_string()]);
+    assert_eq!(code, 1);
+}
