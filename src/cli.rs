@@ -66,6 +66,15 @@ pub enum Object {
         #[command(subcommand)]
         verb: Option<ProgVerb>,
     },
+    /// Show, dump and edit BPF maps (typed by BTF), create, pin and freeze them.
+    #[command(
+        after_help = "MAP := id N | pinned FILE | name NAME (a bare /path means pinned)\n\
+An object alone runs `show`: `rbt map` = `rbt map show`.\n\nExamples:\n  rbt map show\n  rbt map dump name flows\n  rbt -j map dump pinned /sys/fs/bpf/flows | jq '.[] | select(.value.packets > 100)'"
+    )]
+    Map {
+        #[command(subcommand)]
+        verb: Option<MapVerb>,
+    },
     /// Inspect, pin and detach BPF links (attachments that outlive the process).
     #[command(after_help = "An object alone runs `show`: `rbt link` = `rbt link show`.")]
     Link {
@@ -208,6 +217,187 @@ pub fn expand_prefixes(mut args: Vec<OsString>) -> Vec<OsString> {
         i += 1;
     }
     args
+}
+
+// ---- map verbs ----
+
+/// How keys and values are read and written when BTF is missing or not wanted.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MapTypeArgs {
+    /// Interpret keys as TYPE: u8..u64, i8..i64, be16, be32, be64, ipv4, ipv6, mac, str, hex.
+    #[arg(long, value_name = "TYPE")]
+    pub key_type: Option<String>,
+    /// Interpret values as TYPE (same names as --key-type).
+    #[arg(long, value_name = "TYPE")]
+    pub value_type: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MapVerb {
+    /// Show every map, or the ones MAP names.
+    #[command(
+        visible_alias = "list",
+        after_help = "Fields as bpftool's: id, type, name, flags, bytes_key, bytes_value, max_entries, \
+bytes_memlock, frozen, btf_id, pinned (with -f), pids.\n\nExamples:\n  rbt map show\n  rbt -f map show name flows\n  rbt -j map show id 42 | jq .max_entries"
+    )]
+    Show {
+        /// The map handle: id N | pinned FILE | name NAME.
+        #[arg(value_name = "MAP", num_args = 0..=2)]
+        handle: Vec<String>,
+    },
+    /// Print every element of MAP, typed by its BTF (streamed, batched).
+    #[command(
+        after_help = "JSON: an array of {\"key\":..,\"value\":..} (per-CPU maps: \"values\":[{\"cpu\":N,\"value\":..}]),\n\
+one element per line, so `rbt -j map dump A | rbt map update B --from -` copies a map.\n\
+--raw prints bpftool's shape: hex byte arrays plus \"formatted\".\n\n\
+Examples:\n  rbt map dump name flows\n  rbt -j map dump pinned /sys/fs/bpf/flows | jq '.[] | select(.value.packets > 100)'\n  rbt map dump id 7 --key-type ipv4 --value-type u64\n  rbt -j map dump id 7 --raw"
+    )]
+    Dump {
+        /// The map handle: id N | pinned FILE | name NAME.
+        #[arg(value_name = "MAP", num_args = 1..=2, required = true)]
+        handle: Vec<String>,
+        /// bpftool's exact JSON shape (hex byte arrays, plus "formatted" with BTF).
+        #[arg(long)]
+        raw: bool,
+        #[command(flatten)]
+        types: MapTypeArgs,
+    },
+    /// Create or change an element: MAP key DATA value VALUE [any|exist|noexist].
+    #[command(
+        after_help = "DATA and VALUE: bpftool bytes (`1 0 0 0`, `0x0a 0 0 1`, `hex 0a 00 00 01`; each byte 0..255),\n\
+or one typed word: JSON matching the BTF type (`'{\"saddr\":1,\"proto\":\"PROTO_TCP\"}'`, `5`, `'\"eth0\"'`),\n\
+a bare word (`eth0`, `PROTO_TCP`), or a --key-type/--value-type text (`10.0.0.1`).\n\
+Missing struct members are zero. Per-CPU maps: one value for every CPU, or a JSON array of\n\
+{\"cpu\":N,\"value\":..}. prog_array values: a PROG handle; map-in-map values: a MAP handle.\n\
+--from FILE|- reads JSON lines {\"key\":..,\"value\":..} (or `rbt -j map dump` output) and applies\n\
+them with BPF_MAP_UPDATE_BATCH; a bad line stops everything after it unless --keep-going.\n\n\
+Examples:\n  rbt map update name cnt key 1 0 0 0 value 42 0 0 0 0 0 0 0\n  rbt map update name flows key '{\"saddr\":16777226,\"proto\":\"PROTO_TCP\"}' value '{\"packets\":0}'\n  rbt map update pinned /sys/fs/bpf/jmp key 0 0 0 0 value id 17\n  rbt -j map dump name a | rbt map update name b --from -"
+    )]
+    Update {
+        /// MAP key DATA value VALUE [any|exist|noexist], or MAP with --from.
+        #[arg(value_name = "ARGS", required = true, allow_negative_numbers = true)]
+        args: Vec<String>,
+        /// Read elements as JSON lines from FILE (`-` for stdin).
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// With --from: skip bad lines (reported on stderr) instead of stopping.
+        #[arg(long)]
+        keep_going: bool,
+        #[command(flatten)]
+        types: MapTypeArgs,
+    },
+    /// Print the element with key DATA; a missing key exits 1 (`null` in JSON).
+    #[command(
+        after_help = "Examples:\n  rbt map lookup name cnt key 1 0 0 0\n  rbt map lookup name flows key '{\"saddr\":16777226,\"proto\":\"PROTO_TCP\"}'\n  rbt -j map lookup id 7 key 10.0.0.1 --key-type ipv4"
+    )]
+    Lookup {
+        /// MAP key DATA.
+        #[arg(value_name = "ARGS", required = true, allow_negative_numbers = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        types: MapTypeArgs,
+    },
+    /// Print the key after DATA (the first key without one).
+    #[command(
+        after_help = "JSON: {\"key\":<typed>|null,\"next_key\":<typed>|null}.\n\nExamples:\n  rbt map getnext name flows\n  rbt map getnext id 7 key 1 0 0 0"
+    )]
+    Getnext {
+        /// MAP [key DATA].
+        #[arg(value_name = "ARGS", required = true, allow_negative_numbers = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        types: MapTypeArgs,
+    },
+    /// Delete the element with key DATA, or every element with --all.
+    #[command(
+        after_help = "Examples:\n  rbt map delete name cnt key 1 0 0 0\n  rbt map delete name flows key '{\"saddr\":16777226}'\n  rbt map delete pinned /sys/fs/bpf/flows --all"
+    )]
+    Delete {
+        /// MAP key DATA, or MAP with --all.
+        #[arg(value_name = "ARGS", required = true, allow_negative_numbers = true)]
+        args: Vec<String>,
+        /// Delete every element (batch delete where the kernel has it).
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        types: MapTypeArgs,
+    },
+    /// Pin a map at FILE on a bpffs.
+    #[command(after_help = "Example:\n  rbt map pin id 42 /sys/fs/bpf/flows")]
+    Pin {
+        /// MAP FILE.
+        #[arg(value_name = "MAP FILE", num_args = 2..=3, required = true)]
+        args: Vec<String>,
+    },
+    /// Create a map and pin it at FILE.
+    #[command(
+        after_help = "FILE type TYPE key KEY_SIZE value VALUE_SIZE entries N name NAME [flags F] [inner_map MAP]\n\
+F is a number or symbolic names joined by `,` or `|`: no_prealloc, no_common_lru, numa_node, rdonly,\n\
+wronly, stack_build_id, zero_seed, rdonly_prog, wronly_prog, clone, mmapable, preserve_elems,\n\
+inner_map, link, path_fd, vtype_btf_obj_fd, token_fd, segv_on_fault, no_user_conv.\n\n\
+Examples:\n  rbt map create /sys/fs/bpf/cnt type hash key 4 value 8 entries 1024 name cnt flags no_prealloc\n  rbt map create /sys/fs/bpf/outer type array_of_maps key 4 value 4 entries 8 name outer inner_map pinned /sys/fs/bpf/cnt"
+    )]
+    Create {
+        /// FILE type TYPE key N value N entries N name NAME [flags F] [inner_map MAP]
+        #[arg(value_name = "ARGS", required = true)]
+        args: Vec<String>,
+    },
+    /// Print the head of a queue or stack (or test a bloom filter) without removing it.
+    #[command(
+        after_help = "Examples:\n  rbt map peek pinned /sys/fs/bpf/q\n  rbt map peek name bloom value 1 0 0 0"
+    )]
+    Peek {
+        /// MAP [value DATA] (bloom filters).
+        #[arg(value_name = "ARGS", required = true, allow_negative_numbers = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        types: MapTypeArgs,
+    },
+    /// Push VALUE onto a stack or queue (or add it to a bloom filter).
+    #[command(
+        after_help = "Example:\n  rbt map push pinned /sys/fs/bpf/stack value 1 0 0 0 0 0 0 0"
+    )]
+    Push {
+        /// MAP value VALUE.
+        #[arg(value_name = "ARGS", required = true, allow_negative_numbers = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        types: MapTypeArgs,
+    },
+    /// Add VALUE to the tail of a queue (same as push).
+    #[command(after_help = "Example:\n  rbt map enqueue pinned /sys/fs/bpf/q value 7")]
+    Enqueue {
+        /// MAP value VALUE.
+        #[arg(value_name = "ARGS", required = true, allow_negative_numbers = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        types: MapTypeArgs,
+    },
+    /// Remove and print the top of a stack or the head of a queue.
+    #[command(after_help = "Example:\n  rbt map pop pinned /sys/fs/bpf/stack")]
+    Pop {
+        /// MAP.
+        #[arg(value_name = "ARGS", required = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        types: MapTypeArgs,
+    },
+    /// Remove and print the head of a queue (same as pop).
+    #[command(after_help = "Example:\n  rbt map dequeue pinned /sys/fs/bpf/q")]
+    Dequeue {
+        /// MAP.
+        #[arg(value_name = "ARGS", required = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        types: MapTypeArgs,
+    },
+    /// Make a map read-only for user space (BPF programs may still write it).
+    #[command(after_help = "Example:\n  rbt map freeze pinned /sys/fs/bpf/config")]
+    Freeze {
+        /// The map handle.
+        #[arg(value_name = "MAP", num_args = 1..=2, required = true)]
+        handle: Vec<String>,
+    },
 }
 
 // ---- link / perf / attach verbs ----

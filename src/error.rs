@@ -14,6 +14,20 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))
 }
 
+/// A lookup that found nothing (missing key, empty queue): exit 1, and `null` on stdout in
+/// JSON mode instead of an error object, as bpftool prints for a missing key.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotFound(pub String);
+
+pub fn not_found(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(NotFound(msg.into()))
+}
+
+pub fn is_not_found(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<NotFound>().is_some())
+}
+
 /// A message for the user on what to do next, attached as context to an error.
 /// It is printed on its own `hint:` line, not as part of the error chain.
 #[derive(Debug)]

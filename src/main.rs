@@ -1,6 +1,7 @@
 // rbt: parse the command line, run the verb, turn errors into exit codes.
 
 mod bpf;
+mod btf;
 mod cli;
 mod cmd;
 mod error;

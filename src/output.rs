@@ -7,7 +7,7 @@ use comfy_table::{presets, Attribute, Cell, ContentArrangement, Table};
 use serde::Serialize;
 
 use crate::cli::{ColorChoice, Globals};
-use crate::error::{exit_code, hint_of, is_broken_pipe};
+use crate::error::{exit_code, hint_of, is_broken_pipe, is_not_found};
 
 /// How records are rendered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,20 @@ pub struct Output {
     format: Format,
     color: bool,
     out: BufWriter<Stdout>,
+    seq: Option<SeqState>,
 }
+
+/// A sequence being streamed (see `seq_begin`).
+struct SeqState {
+    items: usize,
+    header: Vec<String>,
+    /// Table mode: rows held back until the column widths are known.
+    pending: Vec<Vec<String>>,
+    widths: Option<Vec<usize>>,
+}
+
+/// Table rows buffered to size the columns of a streamed table.
+const SEQ_SIZING_ROWS: usize = 256;
 
 impl Output {
     pub fn new(globals: &Globals) -> Self {
@@ -44,6 +57,7 @@ impl Output {
             format,
             color: use_color(globals.color, io::stdout().is_terminal()),
             out: BufWriter::with_capacity(1 << 16, io::stdout()),
+            seq: None,
         }
     }
 
@@ -104,6 +118,149 @@ impl Output {
         self.out.flush()
     }
 
+    /// Start a streamed sequence: a JSON array written element by element (compact JSON
+    /// puts one element per line, so the document is also line-oriented), or a table whose
+    /// columns are sized from the first rows. Memory stays bounded whatever the length.
+    pub fn seq_begin(&mut self, header: &[&str]) -> io::Result<()> {
+        if self.is_json() {
+            self.out.write_all(b"[")?;
+        }
+        self.seq = Some(SeqState {
+            items: 0,
+            header: header.iter().map(|h| h.to_string()).collect(),
+            pending: Vec::new(),
+            widths: None,
+        });
+        Ok(())
+    }
+
+    /// One element of the sequence: `item` in JSON modes, `rows` (one or more table rows,
+    /// only built in table mode) otherwise.
+    pub fn seq_item<T, F>(&mut self, item: &T, rows: F) -> io::Result<()>
+    where
+        T: Serialize + ?Sized,
+        F: FnOnce() -> Vec<Vec<String>>,
+    {
+        let Some(seq) = self.seq.as_mut() else {
+            return Err(io::Error::other("seq_item outside seq_begin/seq_end"));
+        };
+        let first = seq.items == 0;
+        seq.items += 1;
+        match self.format {
+            Format::Json => {
+                if !first {
+                    self.out.write_all(b",\n")?;
+                }
+                serde_json::to_writer(&mut self.out, item).map_err(io::Error::other)
+            }
+            Format::Pretty => {
+                self.out
+                    .write_all(if first { b"\n    " } else { b",\n    " })?;
+                let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+                let mut buf = Vec::new();
+                let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+                item.serialize(&mut ser).map_err(io::Error::other)?;
+                for (i, line) in buf.split(|&b| b == b'\n').enumerate() {
+                    if i > 0 {
+                        self.out.write_all(b"\n    ")?;
+                    }
+                    self.out.write_all(line)?;
+                }
+                Ok(())
+            }
+            Format::Table => {
+                let new_rows = rows();
+                let Some(seq) = self.seq.as_mut() else {
+                    return Ok(());
+                };
+                if seq.widths.is_none() {
+                    seq.pending.extend(new_rows);
+                    if seq.pending.len() >= SEQ_SIZING_ROWS {
+                        self.seq_flush_pending()?;
+                    }
+                    return Ok(());
+                }
+                for row in new_rows {
+                    self.seq_write_row(&row)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// End the sequence: close the JSON array, or print the rows still held back.
+    pub fn seq_end(&mut self) -> io::Result<()> {
+        match self.format {
+            Format::Json => self.out.write_all(b"]\n")?,
+            Format::Pretty => {
+                let empty = self.seq.as_ref().is_none_or(|s| s.items == 0);
+                self.out.write_all(if empty { b"]\n" } else { b"\n]\n" })?
+            }
+            Format::Table => {
+                if self.seq.as_ref().is_some_and(|s| s.widths.is_none()) {
+                    self.seq_flush_pending()?;
+                }
+            }
+        }
+        self.seq = None;
+        Ok(())
+    }
+
+    fn seq_flush_pending(&mut self) -> io::Result<()> {
+        let Some(seq) = self.seq.as_mut() else {
+            return Ok(());
+        };
+        let mut widths: Vec<usize> = seq.header.iter().map(|h| h.chars().count()).collect();
+        for row in &seq.pending {
+            for (i, cell) in row.iter().enumerate() {
+                let w = cell.chars().count();
+                match widths.get_mut(i) {
+                    Some(x) => *x = (*x).max(w),
+                    None => widths.push(w),
+                }
+            }
+        }
+        seq.widths = Some(widths);
+        let header = std::mem::take(&mut seq.header);
+        let pending = std::mem::take(&mut seq.pending);
+        if !header.is_empty() {
+            let line = self.seq_line(&header);
+            if self.color {
+                writeln!(self.out, "\x1b[1m{line}\x1b[0m")?;
+            } else {
+                writeln!(self.out, "{line}")?;
+            }
+        }
+        for row in pending {
+            self.seq_write_row(&row)?;
+        }
+        Ok(())
+    }
+
+    fn seq_line(&self, row: &[String]) -> String {
+        let widths = self.seq.as_ref().and_then(|s| s.widths.as_ref());
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < row.len() {
+                let w = widths.and_then(|w| w.get(i)).copied().unwrap_or(0);
+                let pad = w.saturating_sub(cell.chars().count()) + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        line.trim_end().to_owned()
+    }
+
+    fn seq_write_row(&mut self, row: &[String]) -> io::Result<()> {
+        let line = self.seq_line(row);
+        writeln!(self.out, "{line}")
+    }
+
+    /// A warning on stderr (`warning: ..`); stdout stays one clean document.
+    pub fn warn(&mut self, message: &str) {
+        let _ = writeln!(io::stderr().lock(), "warning: {message}");
+    }
+
     /// Bytes written as they are (a generated script).
     pub fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)
@@ -146,7 +303,10 @@ impl Output {
             return 0;
         }
         let message = format!("{err:#}");
-        if self.is_json() {
+        if self.is_json() && is_not_found(err) {
+            let _ = self.json(&serde_json::Value::Null);
+            let _ = self.flush();
+        } else if self.is_json() {
             let _ = self.json(&serde_json::json!({ "error": message }));
             let _ = self.flush();
         }

@@ -3,9 +3,11 @@
 
 pub mod attach;
 pub mod bpffs;
+pub mod btf;
 pub mod caps;
 pub mod link;
 pub mod log;
+pub mod map;
 pub mod object;
 pub mod perf;
 pub mod pids;

@@ -3,6 +3,7 @@
 pub mod attach;
 pub mod docs;
 pub mod link;
+pub mod map;
 pub mod perf;
 pub mod prog;
 
@@ -17,6 +18,7 @@ pub fn run(cli: Cli, out: &mut Output) -> Result<()> {
         Object::Prog { verb } => prog::run(verb, g, out),
         Object::Link { verb } => link::run(verb, g, out),
         Object::Perf { verb } => perf::run(verb, g, out),
+        Object::Map { verb } => map::run(verb, g, out),
         Object::Completions { shell } => docs::completions(shell, out),
         Object::Man { dir } => docs::man(&dir, out),
     }
