@@ -603,3 +603,63 @@ fn events_refuses_maps_that_carry_no_events() {
     let (code, _, err) = run(&["perf", "events", "pinned", &pa, "--duration", "soon"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn events_are_typed_with_btf() {
+    if !kernel_ready("typed events") {
+        return;
+    }
+    let l = Loaded::new();
+    l.attach(
+        "rbt_tp_getppid",
+        &["tracepoint", "syscalls:sys_enter_getppid"],
+    );
+    let obj = fixture("trace_events").display().to_string();
+    for (map, extra) in [
+        ("rbt_trace_rb", vec![]),
+        ("rbt_trace_pa", vec!["--btf", obj.as_str()]),
+    ] {
+        let m = l.map(map);
+        let mut args = vec![
+            "-j",
+            "perf",
+            "events",
+            "pinned",
+            &m,
+            "--type",
+            "struct event",
+            "--duration",
+            "3s",
+        ];
+        args.extend(extra);
+        let (lines, pid) = stream_during_target(&args, 2);
+        let mine: Vec<&Value> = lines
+            .iter()
+            .filter(|l| l["data"]["pid"].as_u64() == Some(pid as u64))
+            .collect();
+        assert_eq!(mine.len(), 2, "{map}: {lines:?}");
+        for r in mine {
+            assert_eq!(r["data"]["kind"], 1);
+            assert!(r["data"]["seq"].as_u64().is_some());
+            assert!(
+                r["data"]["comm"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("trace_target")),
+                "{r}"
+            );
+        }
+    }
+    let rb = l.map("rbt_trace_rb");
+    let (code, _, err) = run(&[
+        "perf",
+        "events",
+        "pinned",
+        &rb,
+        "--type",
+        "struct no_such_type",
+        "--count",
+        "1",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no type `no_such_type`"), "{err}");
+}

@@ -369,15 +369,100 @@ pub fn events(args: &EventsArgs, _g: &Globals, out: &mut Output) -> Result<()> {
 
 type Formatter = Box<dyn Fn(&[u8]) -> Result<Value>>;
 
-/// The `--type` decoder, if asked for.
-fn typed_formatter(args: &EventsArgs, _map_id: u32) -> Result<Option<Formatter>> {
-    match &args.type_name {
-        None => Ok(None),
-        Some(t) => Err(crate::error::hinted(
-            format!("--type {t}: typed event decoding is not available in this build"),
-            "omit --type to get hex",
-        )),
+/// `struct event` -> `event`: BTF names carry no kind keyword.
+fn bare_type_name(t: &str) -> &str {
+    let t = t.trim();
+    ["struct ", "union ", "enum "]
+        .iter()
+        .find_map(|k| t.strip_prefix(k))
+        .unwrap_or(t)
+        .trim()
+}
+
+/// The BTF objects `--type` is looked up in, in order: --btf FILE; else the map's BTF,
+/// the BTF of the programs that use the map, and vmlinux. Each with where it came from.
+fn btf_sources(args: &EventsArgs, map_id: u32) -> Result<Vec<(String, crate::btf::Btf)>> {
+    use crate::btf::Btf;
+    if let Some(file) = &args.btf {
+        let btf = Btf::from_elf(file).with_context(|| format!("--btf {}", file.display()))?;
+        return Ok(vec![(file.display().to_string(), btf)]);
     }
+    let mut found = Vec::new();
+    let mut ids = Vec::new();
+    let map_btf = bpf::fd_by_id(Kind::Map, map_id)
+        .and_then(|fd| bpf::map::info(fd.as_fd()))
+        .map(|i| i.btf_id);
+    if let Ok(id) = map_btf {
+        if id != 0 {
+            ids.push((format!("the map's BTF (id {id})"), id));
+        }
+    }
+    for prog_id in bpf::ids(Kind::Prog)? {
+        let Ok(fd) = bpf::fd_by_id(Kind::Prog, prog_id) else {
+            continue;
+        };
+        let Ok(info) = bpf::prog::info(fd.as_fd()) else {
+            continue;
+        };
+        if info.btf_id != 0
+            && info.map_ids.contains(&map_id)
+            && !ids.iter().any(|(_, b)| *b == info.btf_id)
+        {
+            ids.push((
+                format!("the BTF of program {} (id {prog_id})", info.name),
+                info.btf_id,
+            ));
+        }
+    }
+    for (what, id) in ids {
+        if let Ok(btf) = Btf::from_kernel_id(id) {
+            found.push((what, btf));
+        }
+    }
+    let vmlinux = std::path::Path::new("/sys/kernel/btf/vmlinux");
+    if vmlinux.exists() {
+        if let Ok(btf) = Btf::from_elf(vmlinux) {
+            found.push(("vmlinux".to_owned(), btf));
+        }
+    }
+    Ok(found)
+}
+
+/// The `--type` decoder, if asked for: a record shorter than the type is an error, a
+/// longer one (perf arrays pad records to 8 bytes) is decoded from its start.
+fn typed_formatter(args: &EventsArgs, map_id: u32) -> Result<Option<Formatter>> {
+    let Some(t) = &args.type_name else {
+        return Ok(None);
+    };
+    let name = bare_type_name(t);
+    let sources = btf_sources(args, map_id)?;
+    let searched: Vec<String> = sources.iter().map(|(w, _)| w.clone()).collect();
+    for (_, btf) in sources {
+        if let Some(id) = btf.find_by_name(name) {
+            btf.size_of(id)
+                .with_context(|| format!("--type {t}: has no size"))?;
+            return Ok(Some(Box::new(move |bytes: &[u8]| {
+                crate::btf::format::to_json(&btf, id, bytes)
+            })));
+        }
+    }
+    if let Ok(simple) = crate::btf::codec::Simple::by_name(name) {
+        let codec = crate::btf::codec::Codec::Simple(simple);
+        return Ok(Some(Box::new(move |bytes: &[u8]| {
+            Ok(serde_json::to_value(codec.view(bytes))?)
+        })));
+    }
+    Err(crate::error::hinted(
+        format!(
+            "--type {t}: no type `{name}` in {}",
+            if searched.is_empty() {
+                "any BTF (the map has none, no program using it has any, no vmlinux BTF)".to_owned()
+            } else {
+                searched.join(", ")
+            }
+        ),
+        "name the object file that defines it with --btf FILE",
+    ))
 }
 
 #[cfg(test)]

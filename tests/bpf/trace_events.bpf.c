@@ -28,16 +28,24 @@ struct {
 	__type(value, __u64);
 } rbt_trace_cnt SEC(".maps");
 
+/* Not inlined, so that `struct event` is in the object's BTF (perf events --type). */
+static __noinline int fill(struct event *e, __u32 kind)
+{
+	__u64 *seq = bpf_map_lookup_elem(&rbt_trace_cnt, &kind);
+
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->kind = kind;
+	if (seq)
+		e->seq = __sync_fetch_and_add(seq, 1);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	return 0;
+}
+
 static __always_inline void emit(void *ctx, __u32 kind)
 {
 	struct event e = {};
-	__u64 *seq = bpf_map_lookup_elem(&rbt_trace_cnt, &kind);
 
-	e.pid = bpf_get_current_pid_tgid() >> 32;
-	e.kind = kind;
-	if (seq)
-		e.seq = __sync_fetch_and_add(seq, 1);
-	bpf_get_current_comm(e.comm, sizeof(e.comm));
+	fill(&e, kind);
 	bpf_ringbuf_output(&rbt_trace_rb, &e, sizeof(e), 0);
 	bpf_perf_event_output(ctx, &rbt_trace_pa, BPF_F_CURRENT_CPU, &e, sizeof(e));
 }
