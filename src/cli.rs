@@ -398,6 +398,9 @@ Examples:\n  rbt map create /sys/fs/bpf/cnt type hash key 4 value 8 entries 1024
         #[arg(value_name = "MAP", num_args = 1..=2, required = true)]
         handle: Vec<String>,
     },
+    /// Print what a ring buffer or perf event array receives (same as `perf events`).
+    #[command(name = "event_pipe", after_help = EVENTS_HELP)]
+    EventPipe(EventsArgs),
 }
 
 // ---- link / perf / attach verbs ----

@@ -218,8 +218,9 @@ fn tracepoint_events_reach_ringbuf_and_perf_array() {
         .all(|l| l["timestamp"].as_u64().is_some() && l["size"] == 32));
 
     let pa = l.map("rbt_trace_pa");
+    // bpftool's spelling: map event_pipe
     let (lines, pid) = stream_during_target(
-        &["-j", "perf", "events", "pinned", &pa, "--duration", "3s"],
+        &["-j", "map", "event_pipe", "pinned", &pa, "--duration", "3s"],
         4,
     );
     let got = records_of(&lines, pid, 1);

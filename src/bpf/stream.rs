@@ -111,12 +111,13 @@ pub fn is_event_map(map: &MapHandle) -> bool {
 }
 
 /// Read `map` (a ring buffer or perf event array) and hand every record to `on_record`,
-/// until it returns Stop or `keep_going` says no (checked at least every 100 ms).
-/// Memory stays bounded: the kernel buffers are fixed and records are handed over one by one.
-pub fn consume<F, K>(map: &MapHandle, pages: usize, on_record: F, keep_going: K) -> Result<()>
+/// until it returns Stop or `keep_going` (called after every burst read, and at least
+/// every 100 ms) says no. Memory stays bounded: the kernel buffers are fixed and records
+/// are handed over one by one.
+pub fn consume<F, K>(map: &MapHandle, pages: usize, on_record: F, mut keep_going: K) -> Result<()>
 where
     F: FnMut(Record<'_>) -> Flow,
-    K: Fn() -> bool,
+    K: FnMut() -> bool,
 {
     let on_record = RefCell::new(on_record);
     let stopped = std::cell::Cell::new(false);

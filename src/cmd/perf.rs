@@ -295,45 +295,55 @@ pub fn events(args: &EventsArgs, _g: &Globals, out: &mut Output) -> Result<()> {
     let mut limits = Limits::new(&args.limits)?;
     let mut lost_total = 0u64;
     let mut received = 0u64;
-    let mut failure: Option<anyhow::Error> = None;
-    let limits_cell = std::cell::RefCell::new(&mut limits);
+    let json = out.is_json();
+    let shared = std::cell::RefCell::new((&mut limits, out, None::<anyhow::Error>));
     stream::consume(
         &map,
         args.pages,
         |record| {
+            let mut guard = shared.borrow_mut();
+            let (limits, out, failure) = &mut *guard;
             let result = match record {
                 stream::Record::Sample { cpu, data } => {
                     received += 1;
-                    let ts = now_ns();
-                    let value = match &typed {
-                        Some(f) => f(data),
-                        None => Ok(Value::String(hex(data, false))),
-                    };
-                    match value {
-                        Ok(value) => {
-                            let mut obj = serde_json::Map::new();
-                            obj.insert("timestamp".into(), json!(ts));
-                            if let Some(cpu) = cpu {
-                                obj.insert("cpu".into(), json!(cpu));
-                            }
-                            obj.insert("size".into(), json!(data.len()));
-                            obj.insert("data".into(), value);
-                            let text = match (&typed, cpu) {
-                                (Some(_), _) => format!(
-                                    "{ts} {}",
-                                    obj.get("data").map(Value::to_string).unwrap_or_default()
-                                ),
-                                (None, Some(c)) => format!("{ts} cpu {c}: {}", hex(data, true)),
-                                (None, None) => format!("{ts}: {}", hex(data, true)),
+                    let timestamp = now_ns();
+                    match &typed {
+                        Some(f) => f(data).and_then(|value| {
+                            let text = if json {
+                                String::new()
+                            } else {
+                                format!("{timestamp} {value}")
                             };
-                            out.stream_line(&obj, &text).map_err(anyhow::Error::from)
+                            let line = EventLine {
+                                timestamp,
+                                cpu,
+                                size: data.len(),
+                                data: &value,
+                            };
+                            Ok(out.stream_line_deferred(&line, &text)?)
+                        }),
+                        None => {
+                            let text = match (json, cpu) {
+                                (true, _) => String::new(),
+                                (false, Some(c)) => {
+                                    format!("{timestamp} cpu {c}: {}", hex(data, true))
+                                }
+                                (false, None) => format!("{timestamp}: {}", hex(data, true)),
+                            };
+                            let line = EventLine {
+                                timestamp,
+                                cpu,
+                                size: data.len(),
+                                data: &HexBytes(data),
+                            };
+                            out.stream_line_deferred(&line, &text)
+                                .map_err(anyhow::Error::from)
                         }
-                        Err(e) => Err(e),
                     }
                 }
                 stream::Record::Lost { cpu, count } => {
                     lost_total += count;
-                    out.stream_line(
+                    out.stream_line_deferred(
                         &json!({ "lost": { "cpu": cpu, "count": count } }),
                         &format!("lost {count} samples on cpu {cpu}"),
                     )
@@ -341,30 +351,73 @@ pub fn events(args: &EventsArgs, _g: &Globals, out: &mut Output) -> Result<()> {
                 }
             };
             match result {
-                Ok(()) => {
-                    if limits_cell.borrow_mut().counted() {
-                        stream::Flow::Stop
-                    } else {
-                        stream::Flow::Continue
-                    }
-                }
+                Ok(()) if limits.counted() => stream::Flow::Stop,
+                Ok(()) => stream::Flow::Continue,
                 Err(e) => {
-                    failure = Some(e);
+                    *failure = Some(e);
                     stream::Flow::Stop
                 }
             }
         },
-        || limits_cell.borrow().keep_going(),
+        || {
+            let mut guard = shared.borrow_mut();
+            let (limits, out, failure) = &mut *guard;
+            // One flush per burst read: every line is out before rbt waits again.
+            if let Err(e) = out.flush() {
+                failure.get_or_insert(e.into());
+                return false;
+            }
+            limits.keep_going()
+        },
     )?;
+    let (_, out, failure) = shared.into_inner();
+    let flushed = out.flush();
     if let Some(e) = failure {
         if crate::error::is_broken_pipe(&e) {
             return Ok(());
         }
         return Err(e);
     }
+    if let Err(e) = flushed {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Ok(());
+        }
+        return Err(e.into());
+    }
     // The summary is for the person at the terminal; stdout stays pure records.
     eprintln!("rbt: {received} records, {lost_total} lost");
     Ok(())
+}
+
+/// One record of `perf events` in JSON: receipt time (CLOCK_MONOTONIC ns, the clock of
+/// bpf_ktime_get_ns), the CPU for perf event arrays, the size and the data.
+#[derive(Serialize)]
+struct EventLine<'a, D: Serialize> {
+    timestamp: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu: Option<u32>,
+    size: usize,
+    data: &'a D,
+}
+
+/// Bytes serialized as one lowercase hex string, without an intermediate String.
+struct HexBytes<'a>(&'a [u8]);
+
+impl Serialize for HexBytes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = [0u8; 512];
+        if self.0.len() * 2 <= buf.len() {
+            for (i, b) in self.0.iter().enumerate() {
+                buf[2 * i] = DIGITS[(b >> 4) as usize];
+                buf[2 * i + 1] = DIGITS[(b & 15) as usize];
+            }
+            let text = std::str::from_utf8(&buf[..self.0.len() * 2]).unwrap_or_default();
+            s.serialize_str(text)
+        } else {
+            s.serialize_str(&hex(self.0, false))
+        }
+    }
 }
 
 type Formatter = Box<dyn Fn(&[u8]) -> Result<Value>>;
