@@ -86,8 +86,12 @@ echo "== ring buffer, paced (repeat 2000 every 10 ms)"
 run rbt_rb_paced rbt_bench_rb_x 2000 0.01 0 "$RBT" -j perf events pinned "$PIN/maps/rbt_bench_rb"
 run c_rb_paced rbt_bench_rb_x 2000 0.01 0 "$W/rb_consumer" "$PIN/maps/rbt_bench_rb" $((SECS + 2))
 
+delivered() { echo "scale=1; 100 * ${GOT[$1]} / ${MADE[$1]}" | bc -l; }
 echo
-echo "perf array flood: rbt/bpftool consumed = $(ratio rbt_pa_flood bpftool_pa_flood)  (lost: rbt ${LOST[rbt_pa_flood]}, bpftool ${LOST[bpftool_pa_flood]})"
-echo "perf array paced: rbt/bpftool consumed = $(ratio rbt_pa_paced bpftool_pa_paced)  (lost: rbt ${LOST[rbt_pa_paced]}, bpftool ${LOST[bpftool_pa_paced]})"
-echo "ringbuf flood:    rbt(JSON)/C consumed = $(ratio rbt_rb_flood c_rb_flood)  (lost: rbt ${LOST[rbt_rb_flood]}, C ${LOST[c_rb_flood]})"
-echo "ringbuf paced:    rbt(JSON)/C consumed = $(ratio rbt_rb_paced c_rb_paced)  (lost: rbt ${LOST[rbt_rb_paced]}, C ${LOST[c_rb_paced]})"
+echo "delivered = consumed / produced (same producer, same time; the producer's rate varies run to run)"
+for pair in "perf array flood:rbt_pa_flood:bpftool_pa_flood" "perf array paced:rbt_pa_paced:bpftool_pa_paced" \
+	"ringbuf flood:rbt_rb_flood:c_rb_flood" "ringbuf paced:rbt_rb_paced:c_rb_paced"; do
+	IFS=: read -r what a b <<<"$pair"
+	printf '%-17s rbt/%s consumed rate = %s   delivered: rbt %s%%, %s %s%%\n' "$what" "${b%%_*}" \
+		"$(ratio "$a" "$b")" "$(delivered "$a")" "${b%%_*}" "$(delivered "$b")"
+done
