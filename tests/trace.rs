@@ -664,3 +664,32 @@ fn events_are_typed_with_btf() {
     assert_eq!(code, 1);
     assert!(err.contains("no type `no_such_type`"), "{err}");
 }
+
+#[test]
+fn fentry_is_attached_or_the_refusal_is_explained() {
+    if !kernel_ready("fentry") {
+        return;
+    }
+    let dir = PinDir::new();
+    let obj = fixture("trace_vm").display().to_string();
+    let progs = dir.join("p");
+    let (code, _, err) = run(&["prog", "loadall", &obj, &progs]);
+    if code != 0 {
+        // This host: BPF trampolines are refused (EPERM) when the program is loaded.
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("refuses BPF trampolines"), "{err}");
+        assert!(err.contains("hint:"), "{err}");
+        assert!(
+            !Path::new(&progs).exists(),
+            "a failed load leaves nothing pinned"
+        );
+        return;
+    }
+    // A kernel that allows trampolines (as under `make vmtest`).
+    let p = format!("{progs}/vm_fentry");
+    let link = dir.join("fentry_link");
+    let (code, _, err) = run(&["prog", "attach", "pinned", &p, "fentry", "--pin", &link]);
+    assert_eq!(code, 0, "{err}");
+    let l = run_json(&["-j", "link", "show", "pinned", &link]);
+    assert_eq!(l["attach_type"], "trace_fentry");
+}
