@@ -693,3 +693,48 @@ fn fentry_is_attached_or_the_refusal_is_explained() {
     let l = run_json(&["-j", "link", "show", "pinned", &link]);
     assert_eq!(l["attach_type"], "trace_fentry");
 }
+
+#[test]
+fn perf_show_matches_bpftool_for_an_ioctl_attached_tracepoint() {
+    if !kernel_ready("perf show ioctl") {
+        return;
+    }
+    let l = Loaded::new();
+    if !Path::new("/sys/kernel/tracing/events").is_dir() {
+        // rbt mounts tracefs when it needs it
+        let (code, _, err) = run(&["perf", "tracelog", "--duration", "0s"]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let id = std::fs::read_to_string("/sys/kernel/tracing/events/syscalls/sys_enter_getppid/id")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mut holder = Command::new(target_bin())
+        .args(["tpattach", &l.prog("rbt_tp_getppid"), &id])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(holder.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let fd: u64 = line.trim().parse().expect("the holder's perf event fd");
+    let pid = holder.id() as u64;
+    let rbt = run_json(&["-j", "perf", "show"]);
+    let bpftool = bpftool_json(&["-j", "perf", "show"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let find = |v: &Value| -> Option<Value> {
+        v.as_array()?
+            .iter()
+            .find(|e| e["pid"].as_u64() == Some(pid) && e["fd"].as_u64() == Some(fd))
+            .cloned()
+    };
+    let r = find(&rbt).expect("rbt perf show lists the perf event fd");
+    let b = find(&bpftool).expect("bpftool perf show lists the perf event fd");
+    assert_eq!(assert_same_fields(&r, &b, &[]), 5, "{r} / {b}");
+    assert_eq!(r["fd_type"], "tracepoint");
+    assert_eq!(r["tracepoint"], "sys_enter_getppid");
+    assert_eq!(r["prog_id"].as_u64(), Some(l.prog_id("rbt_tp_getppid")));
+    assert!(r.get("link_id").is_none());
+}
