@@ -128,6 +128,31 @@ fn spawn_rbt(args: &[&str]) -> Child {
         .expect("spawning rbt")
 }
 
+/// Read a child's stdout and stderr in threads (so a full pipe never blocks it); join the
+/// handles for (stdout, stderr) once it has ended.
+fn drain(
+    child: &mut Child,
+) -> (
+    std::thread::JoinHandle<String>,
+    std::thread::JoinHandle<String>,
+) {
+    use std::io::Read;
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    (
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        }),
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        }),
+    )
+}
+
 /// Wait for a child with a timeout; returns its exit code.
 fn wait_for(child: &mut Child, limit: Duration) -> i32 {
     let start = Instant::now();
@@ -159,17 +184,13 @@ fn decode(hex: &str) -> (u32, u32, u64) {
 /// lines it printed and the target's pid.
 fn stream_during_target(args: &[&str], n: u32) -> (Vec<Value>, u32) {
     let mut child = spawn_rbt(args);
+    let (out, err) = drain(&mut child);
     std::thread::sleep(Duration::from_millis(700));
     let pid = run_target(n);
     let code = wait_for(&mut child, Duration::from_secs(20));
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        code,
-        0,
-        "rbt {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines = String::from_utf8_lossy(&out.stdout)
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    assert_eq!(code, 0, "rbt {args:?}: {err}");
+    let lines = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
         .collect();
@@ -471,6 +492,18 @@ fn attach_errors_say_what_is_missing_and_leave_nothing() {
     );
     attach_fails(
         &l,
+        "rbt_uprobe",
+        &[
+            "uprobe",
+            &format!("{bin}:rbt_uprobe_target"),
+            "pid",
+            "999999999",
+        ],
+        1,
+        "no process 999999999",
+    );
+    attach_fails(
+        &l,
         "rbt_tp_getppid",
         &["raw_tracepoint", "sys_enter"],
         1,
@@ -737,4 +770,76 @@ fn perf_show_matches_bpftool_for_an_ioctl_attached_tracepoint() {
     assert_eq!(r["tracepoint"], "sys_enter_getppid");
     assert_eq!(r["prog_id"].as_u64(), Some(l.prog_id("rbt_tp_getppid")));
     assert!(r.get("link_id").is_none());
+}
+
+#[test]
+fn lost_samples_are_reported_as_lines_and_on_stderr() {
+    if !kernel_ready("lost samples") {
+        return;
+    }
+    let dir = PinDir::new();
+    let obj = fixture("trace_bench").display().to_string();
+    let (code, _, err) = run(&[
+        "prog",
+        "loadall",
+        &obj,
+        &dir.join("p"),
+        "pinmaps",
+        &dir.join("m"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let pa = dir.join("m/rbt_bench_pa");
+    // One page per CPU: a burst of 200000 events cannot fit.
+    let mut child = spawn_rbt(&[
+        "-j",
+        "perf",
+        "events",
+        "pinned",
+        &pa,
+        "--pages",
+        "1",
+        "--duration",
+        "4s",
+    ]);
+    let (out, err) = drain(&mut child);
+    std::thread::sleep(Duration::from_millis(700));
+    let pkt = format!("/tmp/rbt-test-pkt-{}", std::process::id());
+    std::fs::write(&pkt, [0u8; 64]).unwrap();
+    let st = Command::new("bpftool")
+        .args([
+            "prog",
+            "run",
+            "pinned",
+            &dir.join("p/rbt_bench_pa_x"),
+            "data_in",
+            &pkt,
+            "repeat",
+            "200000",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    let _ = std::fs::remove_file(&pkt);
+    assert!(st.success());
+    assert_eq!(wait_for(&mut child, Duration::from_secs(20)), 0);
+    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let records = lines.iter().filter(|l| l.get("data").is_some()).count() as u64;
+    let lost: u64 = lines
+        .iter()
+        .filter_map(|l| l.get("lost"))
+        .map(|l| {
+            assert!(l["cpu"].as_u64().is_some());
+            l["count"].as_u64().unwrap()
+        })
+        .sum();
+    assert!(records > 0 && lost > 0, "records {records}, lost {lost}");
+    assert!(records + lost <= 200000, "records {records} + lost {lost}");
+    assert!(
+        stderr.contains(&format!("rbt: {records} records, {lost} lost")),
+        "{stderr}"
+    );
 }
