@@ -357,6 +357,25 @@ fn autoattach_pins_a_link_per_attachable_program() {
     ]);
     assert_eq!(raw["type"], "raw_tracepoint");
     assert_eq!(raw["tp_name"], "sys_enter");
+    // prog load: the first program, its link at PATH_link
+    let one = dir.join("one");
+    let (code, _, err) = run(&["prog", "load", &obj, &one, "autoattach"]);
+    assert_eq!(code, 0, "{err}");
+    let tp = run_json(&["-j", "link", "show", "pinned", &format!("{one}_link")]);
+    assert_eq!(tp["type"], "perf_event");
+    let prog_id = run_json(&["-j", "prog", "show", "pinned", &one])["id"].clone();
+    assert_eq!(tp["prog_id"], prog_id);
+    // a bad option is a usage error and loads nothing
+    let (code, _, err) = run(&[
+        "prog",
+        "load",
+        &obj,
+        &dir.join("two"),
+        "autoattach",
+        "bogus",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!Path::new(&dir.join("two")).exists());
 }
 
 #[test]
