@@ -404,8 +404,26 @@ fn perf_show_matches_bpftool_and_adds_link_held_attachments() {
 
     let rbt = run_json(&["-j", "perf", "show"]);
     let bpftool = bpftool_json(&["-j", "perf", "show"]);
+    // link show names the process holding the link
+    let link = run_json(&["-j", "link", "show", "id", &raw_id.to_string()]);
+    // A raw_tracepoint link has no kernel detach: rbt removes the pin and names the holder.
+    let (code, _, err) = run(&["link", "detach", "id", &raw_id.to_string()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("({pid})")) && err.contains("stays attached"),
+        "{err}"
+    );
+    assert!(!Path::new(&raw_pin).exists());
     let _ = holder.kill();
     let _ = holder.wait();
+    let holders = link["pids"].as_array().expect("pids of the held link");
+    assert!(
+        holders.iter().any(|p| p["pid"].as_u64() == Some(pid)
+            && p["comm"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("trace_target"))),
+        "{link}"
+    );
     let find = |v: &Value| -> Option<Value> {
         v.as_array()?
             .iter()
