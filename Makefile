@@ -70,3 +70,10 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/rbt
 	rm -f $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_rbt
 	rm -f $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/rbt.fish
+
+# Tracing on a kernel with kprobes and BPF trampolines: Debian's 6.1 kernel in qemu (TCG),
+# an initramfs with rbt and the fixtures; prints `vmtest: N passed, M failed`. No network.
+.PHONY: vmtest
+vmtest: deps
+	cargo build
+	bash vm/run.sh

@@ -75,6 +75,18 @@ An object alone runs `show`: `rbt map` = `rbt map show`.\n\nExamples:\n  rbt map
         #[command(subcommand)]
         verb: Option<MapVerb>,
     },
+    /// Inspect, pin and detach BPF links (attachments that outlive the process).
+    #[command(after_help = "An object alone runs `show`: `rbt link` = `rbt link show`.")]
+    Link {
+        #[command(subcommand)]
+        verb: Option<LinkVerb>,
+    },
+    /// Tracing attachments (perf events), trace_pipe and perf/ring buffer streams.
+    #[command(after_help = "An object alone runs `show`: `rbt perf` = `rbt perf show`.")]
+    Perf {
+        #[command(subcommand)]
+        verb: Option<PerfVerb>,
+    },
     /// Attach, replace, detach and show XDP, TC and tcx programs on network interfaces.
     #[command(after_help = "An object alone runs `show`: `rbt net` = `rbt net show`.")]
     Net {
@@ -124,7 +136,7 @@ pub enum ProgVerb {
     /// Load the first program of OBJ and pin it at PATH.
     #[command(
         after_help = "PATH defaults to /sys/fs/bpf/<stem>, the file name without `.o` and `.bpf`.\n\
-Options after OBJ [PATH], as in bpftool:\n  type TYPE                    program type when the section name does not say it\n  map {idx N | name NAME} MAP  reuse an existing map (MAP := id N | pinned FILE | name NAME)\n  pinmaps DIR                  pin every map of the object under DIR\n\n\
+Options after OBJ [PATH], as in bpftool:\n  type TYPE                    program type when the section name does not say it\n  map {idx N | name NAME} MAP  reuse an existing map (MAP := id N | pinned FILE | name NAME)\n  pinmaps DIR                  pin every map of the object under DIR\n  autoattach                   attach each program by its section name, pin links at <pin>_link\n\n\
 Examples:\n  rbt prog load examples/xdp_drop.bpf.o\n  rbt prog load drop.o /sys/fs/bpf/drop type xdp map name drop_cnt pinned /sys/fs/bpf/cnt"
     )]
     Load(LoadArgs),
@@ -144,6 +156,12 @@ Examples:\n  rbt prog run pinned /sys/fs/bpf/xdp_drop data_in packet.bin repeat 
         after_help = "Takes the same options as `prog load`.\n\nExample:\n  rbt prog loadall probes.bpf.o /sys/fs/bpf/probes pinmaps /sys/fs/bpf/probes/maps"
     )]
     Loadall(LoadArgs),
+    /// Attach a loaded program to a hook through a BPF link, and pin the link.
+    #[command(after_help = ATTACH_HELP)]
+    Attach(AttachArgs),
+    /// Follow the kernel's trace_pipe (bpf_printk output); same as `perf tracelog`.
+    #[command(after_help = TRACELOG_HELP)]
+    Tracelog(TracelogArgs),
 }
 
 #[derive(Args, Debug)]
@@ -404,6 +422,138 @@ Examples:\n  rbt map create /sys/fs/bpf/cnt type hash key 4 value 8 entries 1024
         #[arg(value_name = "MAP", num_args = 1..=2, required = true)]
         handle: Vec<String>,
     },
+    /// Print what a ring buffer or perf event array receives (same as `perf events`).
+    #[command(name = "event_pipe", after_help = EVENTS_HELP)]
+    EventPipe(EventsArgs),
+}
+
+// ---- link / perf / attach verbs ----
+
+#[derive(Subcommand, Debug)]
+pub enum LinkVerb {
+    /// Show every link, or the one LINK names.
+    #[command(
+        visible_alias = "list",
+        after_help = "LINK := id N | pinned FILE (a bare /path means pinned)\n\nExamples:\n  rbt link show\n  rbt -j link show id 12\n  rbt -f link show pinned /sys/fs/bpf/opensnoop_link"
+    )]
+    Show {
+        /// The link handle: id N | pinned FILE.
+        #[arg(value_name = "LINK", num_args = 0..=2)]
+        handle: Vec<String>,
+    },
+    /// Pin a link at FILE on a bpffs, so the attachment outlives its holders.
+    #[command(after_help = "Example:\n  rbt link pin id 12 /sys/fs/bpf/my_link")]
+    Pin {
+        /// The link handle followed by the pin path: LINK FILE.
+        #[arg(value_name = "LINK FILE", num_args = 2..=3, required = true)]
+        args: Vec<String>,
+    },
+    /// Detach a link (the program stops running there) and remove its pins.
+    #[command(
+        after_help = "The link's pins under /sys/fs/bpf are removed too.\n\nExamples:\n  rbt link detach id 12\n  rbt link detach pinned /sys/fs/bpf/opensnoop_link"
+    )]
+    Detach {
+        /// The link handle: id N | pinned FILE.
+        #[arg(value_name = "LINK", num_args = 1..=2, required = true)]
+        handle: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PerfVerb {
+    /// Show programs attached through perf events (kprobe, uprobe, tracepoint, raw_tp),
+    /// both those held by a process's fd and those held by a BPF link.
+    #[command(
+        visible_alias = "list",
+        after_help = "Examples:\n  rbt perf show\n  rbt -j perf show | jq '.[] | select(.fd_type == \"tracepoint\")'"
+    )]
+    Show,
+    /// Follow the kernel's trace_pipe (bpf_printk output), mounting tracefs if needed.
+    #[command(after_help = TRACELOG_HELP)]
+    Tracelog(TracelogArgs),
+    /// Print the records a BPF ring buffer or perf event array receives, one per line.
+    #[command(after_help = EVENTS_HELP)]
+    Events(EventsArgs),
+}
+
+pub const ATTACH_HELP: &str = "\
+PROG := id N | pinned FILE | name NAME | tag HEX. HOOK is one of:
+  tracepoint CAT:NAME            e.g. syscalls:sys_enter_openat
+  raw_tracepoint NAME            e.g. sched_switch
+  kprobe FUNC[+OFF]              kretprobe FUNC
+  uprobe PATH:SYMBOL[+OFF] [pid P]   uretprobe PATH:SYMBOL [pid P]
+  fentry | fexit | fmod_ret      (the target is the one the program was loaded for)
+  cgroup PATH TYPE               e.g. cgroup /sys/fs/cgroup cgroup_inet_ingress
+The link is pinned beside the program's pin as <pin>_link (or <bpffs>/rbt_link_<id>
+when the program is not pinned); --pin PATH chooses. A failed attach leaves nothing.
+
+Examples:
+  rbt prog attach name handle_openat tracepoint syscalls:sys_enter_openat
+  rbt prog attach pinned /sys/fs/bpf/p uprobe /usr/bin/bash:readline --pin /sys/fs/bpf/rl
+  rbt link detach pinned /sys/fs/bpf/p_link";
+
+pub const TRACELOG_HELP: &str = "\
+Streams until Ctrl-C, SIGTERM, a closed stdout, --count or --duration. With --json each
+line is {\"task\",\"pid\",\"cpu\",\"flags\",\"timestamp\",\"message\"}.
+Exit: 0 when it ends on --count, --duration, Ctrl-C, SIGTERM or a closed stdout.
+
+Examples:
+  rbt perf tracelog
+  rbt -j perf tracelog --count 10 | jq -r .message";
+
+pub const EVENTS_HELP: &str = "\
+MAP := id N | pinned FILE | name NAME: a BPF_MAP_TYPE_RINGBUF or PERF_EVENT_ARRAY.
+Records print as hex; --type TYPE decodes them with BTF. With --json each line is
+{\"timestamp\",\"cpu\" (perf arrays),\"size\",\"data\"} and lost samples are
+{\"lost\":{\"cpu\",\"count\"}} lines; a summary goes to stderr at the end.
+Exit: 0 when it ends on --count, --duration, Ctrl-C, SIGTERM or a closed stdout.
+
+Examples:
+  rbt perf events name events --count 100
+  rbt -j perf events pinned /sys/fs/bpf/events --type 'struct event' --duration 10s";
+
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// PROG HOOK [TARGET...]: see below.
+    #[arg(value_name = "PROG HOOK TARGET", num_args = 2.., required = true)]
+    pub args: Vec<String>,
+    /// Pin the link at PATH instead of beside the program's pin.
+    #[arg(long, value_name = "PATH")]
+    pub pin: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct StreamLimits {
+    /// Stop after N records.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after this long (humantime: 10s, 2m, 1h30m).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+}
+
+#[derive(Args, Debug)]
+pub struct TracelogArgs {
+    #[command(flatten)]
+    pub limits: StreamLimits,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// The map handle: id N | pinned FILE | name NAME.
+    #[arg(value_name = "MAP", num_args = 1..=2, required = true)]
+    pub handle: Vec<String>,
+    /// Decode each record as this BTF type (`struct event`, `u64`, ...).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub type_name: Option<String>,
+    /// Where to find --type: a BTF or ELF file (default: the map's BTF, then vmlinux).
+    #[arg(long, value_name = "FILE")]
+    pub btf: Option<PathBuf>,
+    /// Perf event array buffer size per CPU, in pages (a power of two).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub pages: usize,
+    #[command(flatten)]
+    pub limits: StreamLimits,
 }
 
 // ---- net verbs ----

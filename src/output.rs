@@ -107,15 +107,25 @@ impl Output {
 
     /// One line of a stream: a JSON object per line in JSON modes, `text` in table mode;
     /// flushed at once so `| jq -c` and `| head` see it while rbt runs.
-    #[allow(dead_code)] // the first user is the streaming verbs (perf tracelog, events)
     pub fn stream_line<T: Serialize + ?Sized>(&mut self, value: &T, text: &str) -> io::Result<()> {
+        self.stream_line_deferred(value, text)?;
+        self.out.flush()
+    }
+
+    /// A line of a stream that the caller flushes (`flush`) after each burst it reads:
+    /// the fast path of event streams, which still show every line as soon as the burst
+    /// that carried it has been read.
+    pub fn stream_line_deferred<T: Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+        text: &str,
+    ) -> io::Result<()> {
         if self.is_json() {
             serde_json::to_writer(&mut self.out, value).map_err(io::Error::other)?;
-            self.out.write_all(b"\n")?;
+            self.out.write_all(b"\n")
         } else {
-            writeln!(self.out, "{text}")?;
+            writeln!(self.out, "{text}")
         }
-        self.out.flush()
     }
 
     /// Start a streamed sequence: a JSON array written element by element (compact JSON

@@ -1,18 +1,22 @@
 // The only place that talks to the kernel: thin safe wrappers over libbpf-rs, and
 // libbpf-sys where libbpf-rs has no safe call. All `unsafe` in rbt lives below here.
 
+pub mod attach;
 pub mod bpffs;
 pub mod btf;
 pub mod caps;
 pub mod catalog;
+pub mod link;
 pub mod log;
 pub mod map;
 pub mod net;
 pub mod net_netlink;
 pub mod net_ns;
 pub mod object;
+pub mod perf;
 pub mod pids;
 pub mod prog;
+pub mod stream;
 
 use std::ffi::{CStr, CString};
 use std::io;
@@ -46,6 +50,12 @@ impl Kind {
             Kind::Map => "anon_inode:bpf-map",
             Kind::Link => "anon_inode:bpf-link",
         }
+    }
+
+    /// Whether an fd's anon inode name is of this kind (kernels before 6.x named links
+    /// `bpf_link`, later ones `bpf-link`).
+    pub fn is_anon_inode(self, name: &str) -> bool {
+        name == self.anon_inode() || (self == Kind::Link && name == "anon_inode:bpf_link")
     }
 
     /// The fdinfo key that holds the object's id.
@@ -236,7 +246,7 @@ pub fn fd_kind(fd: BorrowedFd<'_>) -> Option<Kind> {
     let name = link.to_string_lossy();
     [Kind::Prog, Kind::Map, Kind::Link]
         .into_iter()
-        .find(|k| name == k.anon_inode())
+        .find(|k| k.is_anon_inode(&name))
 }
 
 /// Read `key:\tvalue` from /proc/self/fdinfo of `fd`.

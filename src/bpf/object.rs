@@ -169,6 +169,17 @@ pub fn load(open: OpenObject, path: &Path, log_file: Option<&Path>) -> Result<Ob
         .progs()
         .map(|p| p.name().to_string_lossy().into_owned())
         .collect();
+    // Programs that need a BPF trampoline, which some kernels refuse (EPERM).
+    let trampolines: Vec<String> = open
+        .progs()
+        .filter(|p| {
+            let sec = p.section().to_string_lossy();
+            ["fentry", "fexit", "fmod_ret", "lsm"]
+                .iter()
+                .any(|k| sec.starts_with(k))
+        })
+        .map(|p| p.name().to_string_lossy().into_owned())
+        .collect();
     let result = open.load();
     let said = log::take();
     let verifier = log::verifier_log(&said);
@@ -178,13 +189,21 @@ pub fn load(open: OpenObject, path: &Path, log_file: Option<&Path>) -> Result<Ob
     }
     match result {
         Ok(obj) => Ok(obj),
-        Err(err) => Err(load_error(path, &prog_names, &said, verifier, err)),
+        Err(err) => Err(load_error(
+            path,
+            &prog_names,
+            &trampolines,
+            &said,
+            verifier,
+            err,
+        )),
     }
 }
 
 fn load_error(
     path: &Path,
     prog_names: &[String],
+    trampolines: &[String],
     said: &str,
     verifier: Option<String>,
     err: libbpf_rs::Error,
@@ -232,6 +251,16 @@ fn load_error(
             }
             match (err.kind(), super::caps::missing_hint()) {
                 (libbpf_rs::ErrorKind::PermissionDenied, Some(hint)) => hinted(msg, hint),
+                (libbpf_rs::ErrorKind::PermissionDenied, None)
+                    if failed.is_some_and(|n| trampolines.contains(n)) =>
+                {
+                    hinted(
+                        format!(
+                            "{msg}: this kernel refuses BPF trampolines (fentry/fexit/fmod_ret/lsm), e.g. under lockdown"
+                        ),
+                        "use a tracepoint or raw_tracepoint instead, or a kernel that allows trampolines (`make vmtest` boots one)",
+                    )
+                }
                 _ => anyhow::anyhow!(msg),
             }
         }

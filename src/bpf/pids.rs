@@ -38,7 +38,7 @@ pub fn holders(kind: Kind) -> BTreeMap<u32, Vec<PidRef>> {
             let Ok(target) = std::fs::read_link(fd.path()) else {
                 continue;
             };
-            if target.as_os_str() != kind.anon_inode() {
+            if !kind.is_anon_inode(&target.to_string_lossy()) {
                 continue;
             }
             let info_path = format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_string_lossy());

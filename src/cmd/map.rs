@@ -46,6 +46,7 @@ pub fn run(verb: Option<MapVerb>, g: &Globals, out: &mut Output) -> Result<()> {
         }
         MapVerb::Pop { args, types } | MapVerb::Dequeue { args, types } => pop(&args, &types, out),
         MapVerb::Freeze { handle } => freeze(&handle, out),
+        MapVerb::EventPipe(args) => crate::cmd::perf::events(&args, g, out),
     }
 }
 

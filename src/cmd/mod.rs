@@ -1,8 +1,11 @@
 // One module per object; `run` sends a parsed command line to its verb.
 
+pub mod attach;
 pub mod docs;
+pub mod link;
 pub mod map;
 pub mod net;
+pub mod perf;
 pub mod prog;
 
 use anyhow::Result;
@@ -14,6 +17,8 @@ pub fn run(cli: Cli, out: &mut Output) -> Result<()> {
     let g = &cli.globals;
     match cli.object {
         Object::Prog { verb } => prog::run(verb, g, out),
+        Object::Link { verb } => link::run(verb, g, out),
+        Object::Perf { verb } => perf::run(verb, g, out),
         Object::Map { verb } => map::run(verb, g, out),
         Object::Net { verb } => net::run(verb, g, out),
         Object::Completions { shell } => docs::completions(shell, out),

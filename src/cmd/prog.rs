@@ -22,6 +22,8 @@ pub fn run(verb: Option<ProgVerb>, g: &Globals, out: &mut Output) -> Result<()> 
         ProgVerb::Load(args) => load(&args, false, g, out),
         ProgVerb::Loadall(args) => load(&args, true, g, out),
         ProgVerb::Run { args } => test_run(&args, out),
+        ProgVerb::Attach(args) => crate::cmd::attach::attach(&args, g, out),
+        ProgVerb::Tracelog(args) => crate::cmd::perf::tracelog(&args, g, out),
     }
 }
 
@@ -223,12 +225,14 @@ struct LoadOptions {
     prog_type: Option<String>,
     maps: Vec<(MapSelector, Handle)>,
     pinmaps: Option<PathBuf>,
+    autoattach: bool,
 }
 
 const LOAD_KEYWORDS: &[&str] = &[
     "type",
     "map",
     "pinmaps",
+    "autoattach",
     "dev",
     "offload_dev",
     "xdpmeta_dev",
@@ -279,6 +283,10 @@ fn parse_load_options(words: &[String]) -> Result<LoadOptions> {
                 opts.maps.push((selector, map));
                 i += 3 + used;
             }
+            "autoattach" => {
+                opts.autoattach = true;
+                i += 1;
+            }
             "dev" | "offload_dev" | "xdpmeta_dev" => {
                 return Err(usage(format!(
                     "`{}`: device offload is not supported by rbt",
@@ -287,7 +295,7 @@ fn parse_load_options(words: &[String]) -> Result<LoadOptions> {
             }
             other => {
                 return Err(usage(format!(
-                    "unknown load option `{other}`: expected type, map, pinmaps"
+                    "unknown load option `{other}`: expected type, map, pinmaps, autoattach"
                 )))
             }
         }
@@ -373,6 +381,7 @@ fn load_and_pin(
     let open = object::open(&spec)?;
     let mut obj = object::load(open, &args.obj, args.log.as_deref())?;
     let mut pinned: Vec<PathBuf> = Vec::new();
+    let mut prog_pins: Vec<(String, PathBuf)> = Vec::new();
     let result = (|| -> Result<()> {
         for prog in obj.progs() {
             let path = if all {
@@ -382,6 +391,7 @@ fn load_and_pin(
             };
             bpf::obj_pin(prog.as_fd(), &path)
                 .with_context(|| format!("pinning program {}", prog.name().to_string_lossy()))?;
+            prog_pins.push((prog.name().to_string_lossy().into_owned(), path.clone()));
             pinned.push(path);
             if !all {
                 break;
@@ -389,6 +399,9 @@ fn load_and_pin(
         }
         if let Some(dir) = &opts.pinmaps {
             pinned.extend(object::pin_maps(&mut obj, dir)?);
+        }
+        if opts.autoattach {
+            crate::cmd::attach::autoattach(&obj, &prog_pins, &mut pinned)?;
         }
         Ok(())
     })();

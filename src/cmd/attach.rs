@@ -1,0 +1,538 @@
+// `prog attach PROG HOOK ...` and `prog load ... autoattach`: attach a program to a
+// tracing or cgroup hook through a BPF link and pin the link; errors that say what is missing.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use crate::bpf::{self, attach as k, bpffs, Kind};
+use crate::cli::{AttachArgs, Globals};
+use crate::cmd::prog::pins_by_id;
+use crate::error::{hinted, usage};
+use crate::handle::{self, Handle};
+use crate::output::Output;
+
+/// Where `prog attach` hooks a program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hook {
+    Tracepoint {
+        category: String,
+        name: String,
+    },
+    RawTracepoint(String),
+    Kprobe {
+        func: String,
+        offset: u64,
+        retprobe: bool,
+    },
+    Uprobe {
+        path: PathBuf,
+        symbol: String,
+        offset: u64,
+        retprobe: bool,
+        pid: Option<i32>,
+    },
+    /// fentry, fexit or fmod_ret: the target is fixed when the program is loaded.
+    Tracing(&'static str),
+    Usdt(String),
+    Cgroup {
+        path: PathBuf,
+        attach_type: String,
+    },
+}
+
+const HOOKS: &str = "tracepoint, raw_tracepoint, kprobe, kretprobe, uprobe, uretprobe, usdt, fentry, fexit, fmod_ret, cgroup";
+
+fn parse_number(text: &str) -> Option<u64> {
+    match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+/// `NAME[+OFF]`.
+fn split_offset(text: &str, what: &str) -> Result<(String, u64)> {
+    match text.rsplit_once('+') {
+        Some((name, off)) => {
+            let off = parse_number(off)
+                .ok_or_else(|| usage(format!("{what} `{text}`: bad offset `{off}`")))?;
+            Ok((name.to_owned(), off))
+        }
+        None => Ok((text.to_owned(), 0)),
+    }
+}
+
+impl Hook {
+    /// Parse `HOOK TARGET...` (the words after PROG).
+    pub fn parse(words: &[String]) -> Result<Hook> {
+        let Some(kind) = words.first() else {
+            return Err(usage(format!(
+                "prog attach: expected a hook after PROG: {HOOKS}"
+            )));
+        };
+        let arg = |i: usize, what: &str| {
+            words
+                .get(i)
+                .cloned()
+                .ok_or_else(|| usage(format!("`{kind}` needs {what}")))
+        };
+        let (hook, used) = match kind.as_str() {
+            "tracepoint" | "tp" => {
+                let t = arg(1, "CAT:NAME")?;
+                let (category, name) = t
+                    .split_once(':')
+                    .or_else(|| t.split_once('/'))
+                    .filter(|(c, n)| !c.is_empty() && !n.is_empty())
+                    .ok_or_else(|| {
+                        usage(format!(
+                            "tracepoint `{t}`: expected CAT:NAME, e.g. syscalls:sys_enter_openat"
+                        ))
+                    })?;
+                (
+                    Hook::Tracepoint {
+                        category: category.into(),
+                        name: name.into(),
+                    },
+                    2,
+                )
+            }
+            "raw_tracepoint" | "raw_tp" => (Hook::RawTracepoint(arg(1, "NAME")?), 2),
+            "kprobe" | "kretprobe" => {
+                let (func, offset) = split_offset(&arg(1, "FUNC[+OFF]")?, kind)?;
+                if kind == "kretprobe" && offset != 0 {
+                    return Err(usage("kretprobe: a return probe takes no offset"));
+                }
+                (
+                    Hook::Kprobe {
+                        func,
+                        offset,
+                        retprobe: kind == "kretprobe",
+                    },
+                    2,
+                )
+            }
+            "uprobe" | "uretprobe" => {
+                let t = arg(1, "PATH:SYMBOL[+OFF]")?;
+                let (path, sym) = t
+                    .rsplit_once(':')
+                    .filter(|(p, s)| !p.is_empty() && !s.is_empty())
+                    .ok_or_else(|| {
+                        usage(format!(
+                            "{kind} `{t}`: expected PATH:SYMBOL[+OFF], e.g. /usr/bin/bash:readline"
+                        ))
+                    })?;
+                let (symbol, offset) = split_offset(sym, kind)?;
+                let mut used = 2;
+                let mut pid = None;
+                if words.get(2).map(String::as_str) == Some("pid") {
+                    let p = arg(3, "a process id")?;
+                    pid = Some(
+                        p.parse()
+                            .map_err(|_| usage(format!("pid `{p}`: expected a number")))?,
+                    );
+                    used = 4;
+                }
+                (
+                    Hook::Uprobe {
+                        path: PathBuf::from(path),
+                        symbol,
+                        offset,
+                        retprobe: kind == "uretprobe",
+                        pid,
+                    },
+                    used,
+                )
+            }
+            "usdt" => (Hook::Usdt(arg(1, "PATH:PROVIDER:NAME")?), 2),
+            "fentry" => (Hook::Tracing("fentry"), 1),
+            "fexit" => (Hook::Tracing("fexit"), 1),
+            "fmod_ret" => (Hook::Tracing("fmod_ret"), 1),
+            "cgroup" => (
+                Hook::Cgroup {
+                    path: PathBuf::from(arg(1, "PATH TYPE")?),
+                    attach_type: arg(2, "PATH TYPE")?,
+                },
+                3,
+            ),
+            other => {
+                return Err(usage(format!(
+                    "unknown hook `{other}`: expected one of {HOOKS}"
+                )))
+            }
+        };
+        if let Some(extra) = words.get(used) {
+            return Err(usage(format!("unexpected `{extra}` after the {kind} hook")));
+        }
+        Ok(hook)
+    }
+
+    fn word(&self) -> &'static str {
+        match self {
+            Hook::Tracepoint { .. } => "tracepoint",
+            Hook::RawTracepoint(_) => "raw_tracepoint",
+            Hook::Kprobe {
+                retprobe: false, ..
+            } => "kprobe",
+            Hook::Kprobe { retprobe: true, .. } => "kretprobe",
+            Hook::Uprobe {
+                retprobe: false, ..
+            } => "uprobe",
+            Hook::Uprobe { retprobe: true, .. } => "uretprobe",
+            Hook::Tracing(w) => w,
+            Hook::Usdt(_) => "usdt",
+            Hook::Cgroup { .. } => "cgroup",
+        }
+    }
+
+    /// The program types that can attach to this hook.
+    fn prog_types(&self) -> &'static [&'static str] {
+        match self {
+            Hook::Tracepoint { .. } => &["tracepoint"],
+            Hook::RawTracepoint(_) => &["raw_tracepoint", "raw_tracepoint_writable"],
+            Hook::Kprobe { .. } | Hook::Uprobe { .. } | Hook::Usdt(_) => &["kprobe"],
+            Hook::Tracing(_) => &["tracing", "lsm", "ext"],
+            Hook::Cgroup { .. } => &[
+                "cgroup_skb",
+                "cgroup_sock",
+                "cgroup_sock_addr",
+                "cgroup_device",
+                "cgroup_sysctl",
+                "cgroup_sockopt",
+                "sock_ops",
+                "lsm",
+            ],
+        }
+    }
+}
+
+/// bpftool's cgroup attach type names, mapped to libbpf's.
+fn cgroup_attach_type(name: &str) -> Option<u32> {
+    let libbpf_name = match name {
+        "ingress" => "cgroup_inet_ingress",
+        "egress" => "cgroup_inet_egress",
+        "sock_create" => "cgroup_inet_sock_create",
+        "sock_release" => "cgroup_inet_sock_release",
+        "sock_ops" => "cgroup_sock_ops",
+        "device" => "cgroup_device",
+        "bind4" => "cgroup_inet4_bind",
+        "bind6" => "cgroup_inet6_bind",
+        "post_bind4" => "cgroup_inet4_post_bind",
+        "post_bind6" => "cgroup_inet6_post_bind",
+        "connect4" => "cgroup_inet4_connect",
+        "connect6" => "cgroup_inet6_connect",
+        "sendmsg4" => "cgroup_udp4_sendmsg",
+        "sendmsg6" => "cgroup_udp6_sendmsg",
+        "recvmsg4" => "cgroup_udp4_recvmsg",
+        "recvmsg6" => "cgroup_udp6_recvmsg",
+        "sysctl" => "cgroup_sysctl",
+        "getsockopt" => "cgroup_getsockopt",
+        "setsockopt" => "cgroup_setsockopt",
+        other => other,
+    };
+    bpf::link::attach_type_by_name(libbpf_name)
+}
+
+pub fn attach(args: &AttachArgs, g: &Globals, out: &mut Output) -> Result<()> {
+    let (handle, used) = handle::parse(Kind::Prog, &args.args)?;
+    let hook = Hook::parse(&args.args[used..])?;
+    if let Hook::Usdt(target) = &hook {
+        return Err(hinted(
+            format!("usdt {target}: attaching USDT probes needs the program's object file"),
+            "declare it as SEC(\"usdt/PATH:PROVIDER:NAME\") and use `rbt prog load OBJ autoattach`",
+        ));
+    }
+    bpffs::ensure_mounted(g.nomount)?;
+    let prog = handle::resolve_one(Kind::Prog, &handle)?;
+    let info = bpf::prog::info(prog.fd.as_fd())?;
+    if !hook.prog_types().contains(&info.type_name.as_str()) {
+        return Err(hinted(
+            format!(
+                "program {} (id {}) is of type {}, which cannot attach to a {} hook",
+                info.name,
+                info.id,
+                info.type_name,
+                hook.word()
+            ),
+            format!(
+                "a {} hook takes a program of type {}",
+                hook.word(),
+                hook.prog_types().join(" or ")
+            ),
+        ));
+    }
+    let pin = match &args.pin {
+        Some(p) => p.clone(),
+        None => default_link_pin(&handle, info.id)?,
+    };
+    bpffs::check_pin_path(&pin)?;
+    // Until the link is pinned, this fd is its only holder: any error below drops it,
+    // which detaches the program again.
+    let link = create(&hook, prog.fd.as_fd(), g)
+        .with_context(|| format!("attaching program {} (id {})", info.name, info.id))?;
+    bpf::obj_pin(link.as_fd(), &pin)?;
+    let link_id = bpf::fdinfo_field(link.as_fd(), "link_id").unwrap_or_default();
+    out.done(Some(&format!(
+        "attached program {} (id {}) to {}: link id {link_id} pinned at {}",
+        info.name,
+        info.id,
+        hook.word(),
+        pin.display()
+    )))?;
+    Ok(())
+}
+
+/// `<program pin>_link` (then `_link2`, ...) beside the program's pin, or
+/// `/sys/fs/bpf/rbt_link_<prog id>` when the program is not pinned.
+fn default_link_pin(handle: &Handle, prog_id: u32) -> Result<PathBuf> {
+    let base = match handle {
+        Handle::Pinned(p) => format!("{}_link", p.display()),
+        _ => match pins_by_id(Kind::Prog).get(&prog_id).and_then(|p| p.first()) {
+            Some(p) => format!("{p}_link"),
+            None => format!("{}/rbt_link_{prog_id}", bpffs::DEFAULT_ROOT),
+        },
+    };
+    (1..1000)
+        .map(|n| {
+            if n == 1 {
+                PathBuf::from(&base)
+            } else {
+                PathBuf::from(format!("{base}{n}"))
+            }
+        })
+        .find(|p| p.symlink_metadata().is_err())
+        .ok_or_else(|| anyhow::anyhow!("{base}: no free link pin name; choose one with --pin"))
+}
+
+fn no_kprobes() -> anyhow::Error {
+    hinted(
+        "this kernel has no kprobe support (built without CONFIG_KPROBES: no kprobe PMU in \
+/sys/bus/event_source/devices and no kprobe_events in tracefs)",
+        "attach to a tracepoint or raw_tracepoint instead, or use a kernel with CONFIG_KPROBES=y \
+(`make vmtest` boots one)",
+    )
+}
+
+/// Create the link for `hook`; the returned fd is the link's only holder.
+fn create(hook: &Hook, prog: BorrowedFd<'_>, g: &Globals) -> Result<OwnedFd> {
+    match hook {
+        Hook::Tracepoint { category, name } => {
+            let tracefs = k::tracefs_root(g.nomount)?;
+            let id = k::tracepoint_id(&tracefs, category, name)?;
+            let event = k::open_tracepoint(id).map_err(|e| {
+                bpf::kernel_error(e, format!("opening tracepoint {category}:{name}"))
+            })?;
+            k::perf_link(prog, event.as_fd())
+                .map_err(|e| bpf::kernel_error(e, format!("linking to tracepoint {category}:{name}")))
+        }
+        Hook::RawTracepoint(name) => k::raw_tracepoint(prog, Some(name)).map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENOENT) {
+                hinted(
+                    format!("no raw tracepoint {name}"),
+                    "raw tracepoint names are tracepoint names without the category, e.g. sched_switch",
+                )
+            } else {
+                bpf::kernel_error(e, format!("attaching to raw tracepoint {name}"))
+            }
+        }),
+        Hook::Kprobe {
+            func,
+            offset,
+            retprobe,
+        } => {
+            let tracefs = k::tracefs_root(g.nomount).ok();
+            if !k::kprobes_supported(tracefs.as_deref()) {
+                return Err(no_kprobes());
+            }
+            let what = if *retprobe { "kretprobe" } else { "kprobe" };
+            let event = k::open_kprobe(func, *offset, *retprobe).map_err(|e| {
+                match e.raw_os_error() {
+                    Some(libc::ENOENT) | Some(libc::EINVAL) => hinted(
+                        format!("no kernel function {func} to {what} ({e})"),
+                        format!("check it exists and is traceable: grep -w {func} /proc/kallsyms"),
+                    ),
+                    _ => bpf::kernel_error(e, format!("opening {what} on {func}")),
+                }
+            })?;
+            k::perf_link(prog, event.as_fd())
+                .map_err(|e| bpf::kernel_error(e, format!("linking to {what} {func}")))
+        }
+        Hook::Uprobe {
+            path,
+            symbol,
+            offset,
+            retprobe,
+            pid,
+        } => {
+            let what = if *retprobe { "uretprobe" } else { "uprobe" };
+            let path = std::fs::canonicalize(path)
+                .with_context(|| format!("{what}: binary {}: no such file", path.display()))?;
+            let base = match parse_number(symbol) {
+                Some(addr) if symbol.starts_with("0x") => addr,
+                _ => k::uprobe_offset(&path, symbol)?,
+            };
+            if k::pmu_type("uprobe").is_none() {
+                anyhow::bail!("this kernel has no uprobe support (no uprobe PMU in /sys/bus/event_source/devices)");
+            }
+            let event = k::open_uprobe(&path, base + offset, *retprobe, *pid).map_err(|e| {
+                let target = format!("{}:{symbol}", path.display());
+                match (e.raw_os_error(), pid) {
+                    (Some(libc::ESRCH), Some(p)) => anyhow::anyhow!("{what} {target}: no process {p}"),
+                    _ => bpf::kernel_error(e, format!("opening {what} on {target}")),
+                }
+            })?;
+            k::perf_link(prog, event.as_fd())
+                .map_err(|e| bpf::kernel_error(e, format!("linking to {what} {}:{symbol}", path.display())))
+        }
+        Hook::Tracing(word) => {
+            let link = k::raw_tracepoint(prog, None).map_err(|e| match e.raw_os_error() {
+                Some(libc::EPERM) if bpf::caps::missing_hint().is_none() => hinted(
+                    format!("{word}: the kernel refused the attachment (EPERM): it does not allow BPF trampolines (fentry/fexit/fmod_ret), e.g. under lockdown or without CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS"),
+                    "use a tracepoint or raw_tracepoint instead, or a kernel that allows trampolines (`make vmtest` boots one)",
+                ),
+                _ => bpf::kernel_error(e, format!("attaching {word}")),
+            })?;
+            let facts = bpf::link::info(link.as_fd())?;
+            let got = facts
+                .fields
+                .iter()
+                .find(|(k, _)| *k == "attach_type")
+                .and_then(|(_, v)| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let want = match *word {
+                "fentry" => "trace_fentry",
+                "fexit" => "trace_fexit",
+                _ => "modify_return",
+            };
+            if got != want {
+                // Dropping `link` here detaches it again.
+                anyhow::bail!(
+                    "the program was loaded as {got}, not {word}; attach it as what it was loaded for"
+                );
+            }
+            Ok(link)
+        }
+        Hook::Cgroup { path, attach_type } => {
+            let t = cgroup_attach_type(attach_type).ok_or_else(|| {
+                usage(format!(
+                    "unknown cgroup attach type `{attach_type}`: e.g. ingress, egress, sock_create, connect4, cgroup_inet_ingress"
+                ))
+            })?;
+            let dir = std::fs::File::open(path)
+                .with_context(|| format!("cgroup {}: cannot open", path.display()))?;
+            if !nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 == 0x6367_7270) {
+                anyhow::bail!("{}: is not a cgroup v2 directory", path.display());
+            }
+            k::link_create(prog, dir.as_raw_fd(), t).map_err(|e| {
+                bpf::kernel_error(
+                    e,
+                    format!("attaching to cgroup {} as {attach_type}", path.display()),
+                )
+            })
+        }
+        Hook::Usdt(t) => anyhow::bail!("usdt {t}: needs the object file"),
+    }
+}
+
+/// `prog load|loadall ... autoattach`: attach every program of a loaded object by its
+/// section name and pin each link at `<program pin>_link`. Programs whose section says
+/// nothing about where to attach (xdp, tc, ...) are left unattached and named in the result.
+pub fn autoattach(
+    obj: &libbpf_rs::Object,
+    prog_pins: &[(String, PathBuf)],
+    pinned: &mut Vec<PathBuf>,
+) -> Result<Vec<String>> {
+    let mut skipped = Vec::new();
+    for prog in obj.progs_mut() {
+        let name = prog.name().to_string_lossy().into_owned();
+        let Some((_, prog_pin)) = prog_pins.iter().find(|(n, _)| *n == name) else {
+            continue;
+        };
+        let mut link = match prog.attach() {
+            Ok(l) => l,
+            Err(e) if e.kind() == libbpf_rs::ErrorKind::Unsupported => {
+                skipped.push(name);
+                continue;
+            }
+            Err(e) => {
+                let said = bpf::log::take();
+                let detail = said
+                    .lines()
+                    .rev()
+                    .find(|l| l.starts_with("libbpf: prog"))
+                    .map(|l| format!(" ({})", l.trim_start_matches("libbpf: ")))
+                    .unwrap_or_default();
+                return Err(anyhow::Error::new(e).context(format!(
+                    "autoattach: attaching program {name} (section {}){detail}",
+                    prog.section().to_string_lossy()
+                )));
+            }
+        };
+        let path = PathBuf::from(format!("{}_link", prog_pin.display()));
+        bpffs::check_pin_path(&path)?;
+        link.pin(&path)
+            .with_context(|| format!("pinning the link of {name} at {}", path.display()))?;
+        pinned.push(path);
+    }
+    Ok(skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn hooks_parse() {
+        assert_eq!(
+            Hook::parse(&words("tracepoint syscalls:sys_enter_getpid")).ok(),
+            Some(Hook::Tracepoint {
+                category: "syscalls".into(),
+                name: "sys_enter_getpid".into()
+            })
+        );
+        assert_eq!(
+            Hook::parse(&words("kprobe do_sys_open+0x10")).ok(),
+            Some(Hook::Kprobe {
+                func: "do_sys_open".into(),
+                offset: 16,
+                retprobe: false
+            })
+        );
+        assert_eq!(
+            Hook::parse(&words("uretprobe /bin/x:main pid 42")).ok(),
+            Some(Hook::Uprobe {
+                path: "/bin/x".into(),
+                symbol: "main".into(),
+                offset: 0,
+                retprobe: true,
+                pid: Some(42)
+            })
+        );
+        assert_eq!(
+            Hook::parse(&words("fexit")).ok(),
+            Some(Hook::Tracing("fexit"))
+        );
+    }
+
+    #[test]
+    fn bad_hooks_are_usage_errors() {
+        for bad in [
+            "",
+            "tracepoint",
+            "tracepoint nocolon",
+            "kprobe f+zz",
+            "kretprobe f+4",
+            "uprobe nosymbol",
+            "uprobe /x:f pid y",
+            "fentry extra",
+            "bogus x",
+        ] {
+            let err = Hook::parse(&words(bad)).unwrap_err();
+            assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
+        }
+    }
+}
