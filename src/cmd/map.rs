@@ -481,46 +481,123 @@ fn batch_count(ctx: &MapCtx) -> usize {
     ((1usize << 18) / per).clamp(64, 65536)
 }
 
+/// A chunk of elements read by one batch call.
+struct Chunk {
+    keys: Vec<u8>,
+    values: Vec<u8>,
+    n: usize,
+}
+
+enum Produced {
+    Chunk(Chunk),
+    /// The map type has no batch operation: iterate by key instead.
+    Unsupported,
+}
+
+/// Chunks in flight between the reading thread and the writer (bounds memory).
+const CHUNKS_IN_FLIGHT: usize = 2;
+
 /// Call `f` on every element, with BPF_MAP_LOOKUP_BATCH (growing the buffer on ENOSPC) or,
-/// where the map type has no batch operation, get_next_key + lookup.
+/// where the map type has no batch operation, get_next_key + lookup. The batches are read
+/// on a second thread while `f` formats the previous one; at most CHUNKS_IN_FLIGHT chunks
+/// exist at a time, so memory stays bounded.
 fn for_each_entry(ctx: &MapCtx, mut f: impl FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()> {
     let ks = ctx.key_size();
     let vl = ctx.value_len();
-    let mut count = batch_count(ctx);
-    let mut keys = vec![0u8; count * ks];
-    let mut values = vec![0u8; count * vl];
+    let count = batch_count(ctx);
+    let fd = ctx.fd.as_fd();
+    let unsupported = std::thread::scope(|scope| -> Result<bool> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Produced>>(CHUNKS_IN_FLIGHT);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Chunk>();
+        let reader = scope.spawn(move || read_batches(fd, ks, vl, count, &tx, &back_rx));
+        let mut unsupported = false;
+        let consumed = (|| -> Result<()> {
+            for msg in rx.iter() {
+                match msg? {
+                    Produced::Chunk(chunk) => {
+                        for i in 0..chunk.n {
+                            f(
+                                &chunk.keys[i * ks..(i + 1) * ks],
+                                &chunk.values[i * vl..(i + 1) * vl],
+                            )?;
+                        }
+                        // The reader may be gone already; then the buffer is just freed.
+                        let _ = back_tx.send(chunk);
+                    }
+                    Produced::Unsupported => unsupported = true,
+                }
+            }
+            Ok(())
+        })();
+        // Dropping the receivers stops the reader at its next send.
+        drop(rx);
+        drop(back_tx);
+        let _ = reader.join();
+        consumed.map(|()| unsupported)
+    })?;
+    if unsupported {
+        return for_each_by_key(ctx, f);
+    }
+    Ok(())
+}
+
+/// The reading side of `for_each_entry`: batch lookups, sent chunk by chunk.
+fn read_batches(
+    fd: BorrowedFd<'_>,
+    ks: usize,
+    vl: usize,
+    mut count: usize,
+    tx: &std::sync::mpsc::SyncSender<Result<Produced>>,
+    back: &std::sync::mpsc::Receiver<Chunk>,
+) {
     let tok_len = ks.max(8);
     let mut token_in = vec![0u8; tok_len];
     let mut token_out = vec![0u8; tok_len];
     let mut started = false;
     loop {
+        let mut chunk = back.try_recv().unwrap_or_else(|_| Chunk {
+            keys: Vec::new(),
+            values: Vec::new(),
+            n: 0,
+        });
+        chunk.keys.resize(count * ks, 0);
+        chunk.values.resize(count * vl, 0);
         let r = kmap::lookup_batch(
-            ctx.fd.as_fd(),
+            fd,
             started.then_some(token_in.as_slice()),
             &mut token_out,
-            &mut keys,
-            &mut values,
+            &mut chunk.keys,
+            &mut chunk.values,
             count,
-        )?;
+        );
         let (n, end) = match r {
-            Batch::More(n) => (n, false),
-            Batch::End(n) => (n, true),
-            Batch::NoSpace => {
+            Ok(Batch::More(n)) => (n, false),
+            Ok(Batch::End(n)) => (n, true),
+            Ok(Batch::NoSpace) => {
                 count *= 2;
                 if count > (1 << 24) {
-                    bail!("a hash bucket does not fit in {count} elements");
+                    let _ = tx.send(Err(anyhow::anyhow!(
+                        "a hash bucket does not fit in {count} elements"
+                    )));
+                    return;
                 }
-                keys.resize(count * ks, 0);
-                values.resize(count * vl, 0);
                 continue;
             }
-            Batch::Unsupported => return for_each_by_key(ctx, f),
+            Ok(Batch::Unsupported) => {
+                let _ = tx.send(Ok(Produced::Unsupported));
+                return;
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
         };
-        for i in 0..n {
-            f(&keys[i * ks..(i + 1) * ks], &values[i * vl..(i + 1) * vl])?;
+        chunk.n = n;
+        if n > 0 && tx.send(Ok(Produced::Chunk(chunk))).is_err() {
+            return;
         }
         if end {
-            return Ok(());
+            return;
         }
         std::mem::swap(&mut token_in, &mut token_out);
         started = true;
