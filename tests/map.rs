@@ -219,6 +219,17 @@ fn typed_dumps_match_bpftool_formatted() {
     assert_eq!(one["key"]["proto"], json!("PROTO_TCP"));
     let pc = run_json(&["-j", "map", "dump", &dir.join("pc_hash")]);
     assert_eq!(pc[0]["values"][0], json!({"cpu":0,"value":99}));
+    let table = ok(&["map", "dump", &dir.join("pc_hash")]);
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        rows[0].split_whitespace().collect::<Vec<_>>(),
+        ["KEY", "CPU", "VALUE"]
+    );
+    assert_eq!(
+        rows[1].split_whitespace().collect::<Vec<_>>(),
+        ["7", "0", "99"]
+    );
+    assert_eq!(rows[2].split_whitespace().collect::<Vec<_>>(), ["1", "99"]);
     // --raw is bpftool's exact shape.
     let raw = run_json(&["-j", "map", "dump", &flows, "--raw"]);
     let mut braw = bpftool_json(&["-j", "map", "dump", "pinned", &flows]);
@@ -229,6 +240,16 @@ fn typed_dumps_match_bpftool_formatted() {
         a
     };
     assert_eq!(sort(&raw), sort(&braw));
+    // Pretty JSON is the same document.
+    assert_eq!(
+        run_json(&["-p", "map", "dump", &flows]),
+        run_json(&["-j", "map", "dump", &flows])
+    );
+    let (_, pretty, _) = run(&["-p", "map", "dump", &flows]);
+    assert!(
+        pretty.starts_with("[\n    {\n        \"key\": {"),
+        "{pretty}"
+    );
     // Table mode: a header and one row per element (per-CPU: one per CPU).
     let table = ok(&["map", "dump", &flows]);
     assert!(
