@@ -94,9 +94,10 @@ impl Codec {
 
     /// The value as a compact one-line text (table cells).
     pub fn text(&self, bytes: &[u8]) -> String {
-        match serde_json::to_value(self.view(bytes)) {
-            Ok(Value::String(s)) => s,
-            Ok(v) => v.to_string(),
+        match serde_json::to_string(&self.view(bytes)) {
+            // A string is shown without its JSON quotes.
+            Ok(t) if t.starts_with('"') => serde_json::from_str::<String>(&t).unwrap_or(t),
+            Ok(t) => t,
             Err(e) => format!("<{e}>"),
         }
     }
