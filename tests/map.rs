@@ -630,6 +630,34 @@ fn hundred_thousand_entries_match_bpftool_entry_for_entry() {
     );
     let k = run_json(&["-j", "map", "lookup", &big, "key", "3"]);
     assert_eq!(k["value"]["kind"], json!("KIND_A"));
+    // A reader that goes away (`| head -1`) is not an error.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["-j", "map", "dump", &big])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawning rbt");
+    let mut first = String::new();
+    {
+        use std::io::BufRead;
+        let stdout = child.stdout.take().expect("stdout");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("first line");
+    }
+    let out = child.wait_with_output().expect("waiting for rbt");
+    assert!(first.starts_with("[{\"key\":"), "{first}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     ok(&["map", "delete", &big, "--all"]);
     assert_eq!(run_json(&["-j", "map", "dump", &big]), json!([]));
 }
