@@ -779,3 +779,51 @@ fn create_pin_freeze_and_queues() {
     assert_eq!(code, 1);
     assert!(err.contains("queue, stack"), "{err}");
 }
+
+#[test]
+fn a_name_matching_several_maps_dumps_each_like_bpftool() {
+    if !kernel_ready("map dump several") {
+        return;
+    }
+    let dir = PinDir::new();
+    let name = format!("rbtd{}", std::process::id() % 1_000_000);
+    for f in ["a", "b"] {
+        ok(&[
+            "map",
+            "create",
+            &dir.join(f),
+            "type",
+            "hash",
+            "key",
+            "4",
+            "value",
+            "4",
+            "entries",
+            "4",
+            "name",
+            &name,
+        ]);
+    }
+    ok(&["map", "update", &dir.join("a"), "key", "1", "value", "2"]);
+    let r = run_json(&["-j", "map", "dump", "name", &name]);
+    let b = bpftool_json(&["-j", "map", "dump", "name", &name]);
+    let (r, b) = (r.as_array().expect("array"), b.as_array().expect("array"));
+    assert_eq!(r.len(), 2);
+    assert_eq!(b.len(), 2);
+    for (x, y) in r.iter().zip(b.iter()) {
+        for field in ["id", "type", "name", "flags"] {
+            assert_eq!(x[field], y[field], "{field}");
+        }
+        assert_eq!(
+            x["elements"].as_array().map(Vec::len),
+            y["elements"].as_array().map(Vec::len)
+        );
+    }
+    let a_id = run_json(&["-j", "map", "show", &dir.join("a")])["id"].clone();
+    let a = r.iter().find(|m| m["id"] == a_id).expect("map a");
+    assert_eq!(a["elements"], json!([{"key":1,"value":2}]));
+    // A verb that needs one map says which ones match.
+    let (code, _, err) = run(&["map", "lookup", "name", &name, "key", "1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("several maps match"), "{err}");
+}

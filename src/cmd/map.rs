@@ -19,7 +19,7 @@ use crate::btf::codec::Codec;
 use crate::btf::Btf;
 use crate::cli::{Globals, MapTypeArgs, MapVerb};
 use crate::error::{not_found, usage};
-use crate::handle;
+use crate::handle::{self, Handle};
 use crate::output::{Output, Tabular};
 
 pub fn run(verb: Option<MapVerb>, g: &Globals, out: &mut Output) -> Result<()> {
@@ -230,6 +230,11 @@ const PERCPU_TYPES: &[&str] = &[
 fn open_map(words: &[String], types: &MapTypeArgs) -> Result<(MapCtx, usize)> {
     let (h, used) = handle::parse(Kind::Map, words)?;
     let resolved = handle::resolve_one(Kind::Map, &h)?;
+    Ok((map_ctx(resolved, &h, types)?, used))
+}
+
+/// The codecs and sizes of an opened map.
+fn map_ctx(resolved: handle::Resolved, h: &handle::Handle, types: &MapTypeArgs) -> Result<MapCtx> {
     let info = kmap::info(resolved.fd.as_fd()).with_context(|| format!("map {h}"))?;
     let type_name = kmap::type_name(info.map_type);
     let btf = if info.btf_id != 0 {
@@ -266,20 +271,17 @@ fn open_map(words: &[String], types: &MapTypeArgs) -> Result<(MapCtx, usize)> {
         info.value_size as usize
     };
     let has_btf = matches!(key, Codec::Btf { .. }) || matches!(value, Codec::Btf { .. });
-    Ok((
-        MapCtx {
-            fd: resolved.fd,
-            info,
-            type_name,
-            key,
-            value,
-            has_btf,
-            percpu,
-            ncpus,
-            stride,
-        },
-        used,
-    ))
+    Ok(MapCtx {
+        fd: resolved.fd,
+        info,
+        type_name,
+        key,
+        value,
+        has_btf,
+        percpu,
+        ncpus,
+        stride,
+    })
 }
 
 // ---- typed entries ----
@@ -626,17 +628,66 @@ fn for_each_by_key(ctx: &MapCtx, mut f: impl FnMut(&[u8], &[u8]) -> Result<()>) 
 
 fn dump(words: &[String], raw: bool, types: &MapTypeArgs, out: &mut Output) -> Result<()> {
     let h = handle::parse_all(Kind::Map, words)?;
-    let (ctx, _) = open_map(words, types)?;
+    let found = handle::resolve_all(Kind::Map, &h)?;
+    if found.len() == 1 {
+        let ctx = found
+            .into_iter()
+            .next()
+            .map(|r| map_ctx(r, &h, types))
+            .context("no map")??;
+        return dump_one(&ctx, &h, raw, out);
+    }
+    // Several maps match (a name): like bpftool, one object per map with its elements.
+    let json = out.is_json();
+    if json {
+        out.raw(b"[")?;
+    }
+    for (i, r) in found.into_iter().enumerate() {
+        let ctx = map_ctx(r, &h, types)?;
+        let head = serde_json::json!({
+            "id": ctx.info.id,
+            "type": ctx.type_name,
+            "name": ctx.info.name,
+            "flags": ctx.info.flags,
+        })
+        .to_string();
+        if json {
+            let open = head.strip_suffix('}').unwrap_or(&head);
+            let sep = if i > 0 { "," } else { "" };
+            out.raw(format!("{sep}{open},\"elements\":").as_bytes())?;
+        } else {
+            let sep = if i > 0 { "\n" } else { "" };
+            out.raw(
+                format!(
+                    "{sep}{}: {}  name {}\n",
+                    ctx.info.id, ctx.type_name, ctx.info.name
+                )
+                .as_bytes(),
+            )?;
+        }
+        let id = Handle::Id(ctx.info.id);
+        dump_one(&ctx, &id, raw, out)?;
+        if json {
+            out.raw(b"}")?;
+        }
+    }
+    if json {
+        out.raw(b"]\n")?;
+    }
+    Ok(())
+}
+
+fn dump_one(ctx: &MapCtx, h: &Handle, raw: bool, out: &mut Output) -> Result<()> {
     if let Some(why) = undumpable(&ctx.type_name) {
         return Err(crate::error::hinted(
             format!("map {h} is a {} map and cannot be dumped", ctx.type_name),
             why,
         ));
     }
-    out.seq_begin(EntryView::header(&ctx, true))?;
-    for_each_entry(&ctx, |k, v| {
+    out.seq_begin(EntryView::header(ctx, true))?;
+    for_each_entry(ctx, |k, v| {
         let e = EntryView {
-            ctx: &ctx,
+            ctx,
             key: Some(k),
             value: v,
             raw,
