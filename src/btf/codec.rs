@@ -66,9 +66,12 @@ impl Simple {
 /// The interpretation of one side (key or value) of a map.
 #[derive(Debug, Clone)]
 pub enum Codec {
+    /// `int` is set when the type is a plain integer of 1/2/4/8 bytes (a fast path):
+    /// (bytes, signed).
     Btf {
         btf: Rc<Btf>,
         id: u32,
+        int: Option<(u32, bool)>,
     },
     Simple(Simple),
     /// No type information: unsigned ints for sizes 1/2/4/8, hex strings otherwise.
@@ -76,6 +79,23 @@ pub enum Codec {
 }
 
 impl Codec {
+    /// A codec for BTF type `id`.
+    pub fn btf(btf: Rc<Btf>, id: u32) -> Codec {
+        let int = match btf.resolve(id) {
+            Ok((_, super::Type::Int(i)))
+                if matches!(i.size, 1 | 2 | 4 | 8)
+                    && i.bit_offset == 0
+                    && (i.bits == 0 || i.bits == i.size * 8)
+                    && !i.bool
+                    && !i.char =>
+            {
+                Some((i.size, i.signed))
+            }
+            _ => None,
+        };
+        Codec::Btf { btf, id, int }
+    }
+
     /// A codec for `size` bytes; checks a simple type's size against it.
     pub fn simple(name: &str, size: usize, side: &str) -> Result<Codec> {
         let s = Simple::by_name(name).with_context(|| format!("--{side}-type"))?;
@@ -105,7 +125,13 @@ impl Codec {
     /// Encode a JSON value to exactly `size` bytes.
     pub fn encode(&self, v: &Value, size: usize) -> Result<Vec<u8>> {
         let bytes = match self {
-            Codec::Btf { btf, id } => parse::from_json(btf, *id, v)?,
+            Codec::Btf {
+                int: Some((n, signed)),
+                ..
+            } if !matches!(v, Value::String(_)) => {
+                int_value(v, n * 8, *signed)?.to_le_bytes()[..*n as usize].to_vec()
+            }
+            Codec::Btf { btf, id, .. } => parse::from_json(btf, *id, v)?,
             Codec::Simple(s) => encode_simple(*s, v, size)?,
             Codec::Plain => encode_plain(v, size)?,
         };
@@ -131,7 +157,19 @@ impl Serialize for View<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let b = self.bytes;
         match self.codec {
-            Codec::Btf { btf, id } => Typed::new(btf, *id, b).serialize(s),
+            Codec::Btf {
+                int: Some((n, signed)),
+                ..
+            } if b.len() == *n as usize => {
+                let raw = le_u128(b) as u64;
+                if *signed {
+                    let shift = 64 - n * 8;
+                    s.serialize_i64(((raw << shift) as i64) >> shift)
+                } else {
+                    s.serialize_u64(raw)
+                }
+            }
+            Codec::Btf { btf, id, .. } => Typed::new(btf, *id, b).serialize(s),
             Codec::Plain => match b.len() {
                 1 | 2 | 4 | 8 => s.serialize_u64(le_u128(b) as u64),
                 _ => s.serialize_str(&hex_string(b)),

@@ -248,10 +248,7 @@ fn map_ctx(resolved: handle::Resolved, h: &handle::Handle, types: &MapTypeArgs) 
         }
         if let Some(b) = &btf {
             if btf_id != 0 && b.size_of(btf_id).ok() == Some(size as usize) {
-                return Ok(Codec::Btf {
-                    btf: b.clone(),
-                    id: btf_id,
-                });
+                return Ok(Codec::btf(b.clone(), btf_id));
             }
         }
         Ok(Codec::Plain)
