@@ -367,6 +367,33 @@ mod tests {
     }
 
     #[test]
+    fn btf_int_fast_path_matches_the_general_one() {
+        let mut b = crate::btf::testing::Builder::new();
+        let i16_ = b.int("short", 2, 1);
+        let u64_ = b.int("unsigned long", 8, 0);
+        let td = b.typedef("__u64", u64_);
+        let bool_ = b.int("_Bool", 1, 4);
+        let btf = Rc::new(b.build());
+        let c = Codec::btf(btf.clone(), i16_);
+        assert!(matches!(
+            c,
+            Codec::Btf {
+                int: Some((2, true)),
+                ..
+            }
+        ));
+        assert_eq!(round(&c, &(-300i16).to_le_bytes()), json!(-300));
+        assert!(c.encode(&json!(40000), 2).is_err());
+        assert_eq!(c.encode(&json!("0x10"), 2).ok(), Some(vec![16, 0]));
+        let c = Codec::btf(btf.clone(), td);
+        assert_eq!(round(&c, &u64::MAX.to_le_bytes()), json!(u64::MAX));
+        assert!(c.encode(&json!(-1), 8).is_err());
+        let c = Codec::btf(btf, bool_);
+        assert!(matches!(c, Codec::Btf { int: None, .. }));
+        assert_eq!(round(&c, &[1]), json!(true));
+    }
+
+    #[test]
     fn simple_types_round_trip() {
         let ip = Codec::simple("ipv4", 4, "key").unwrap_or(Codec::Plain);
         assert_eq!(round(&ip, &[10, 0, 0, 1]), json!("10.0.0.1"));
