@@ -827,3 +827,104 @@ fn a_name_matching_several_maps_dumps_each_like_bpftool() {
     assert_eq!(code, 1);
     assert!(err.contains("several maps match"), "{err}");
 }
+
+#[test]
+fn every_verb_rejects_bad_input() {
+    if !kernel_ready("map verbs bad input") {
+        return;
+    }
+    let dir = PinDir::new();
+    load_maps("maps", &dir);
+    let arr = dir.join("arr");
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (
+            vec![
+                "lookup".into(),
+                arr.clone(),
+                "key".into(),
+                "1".into(),
+                "256".into(),
+                "0".into(),
+                "0".into(),
+            ],
+            1,
+            "byte 256",
+        ),
+        (vec!["lookup".into(), arr.clone()], 2, "key DATA"),
+        (
+            vec![
+                "getnext".into(),
+                arr.clone(),
+                "key".into(),
+                "1".into(),
+                "0".into(),
+            ],
+            1,
+            "key expected 4 bytes got 2",
+        ),
+        (
+            vec!["delete".into(), arr.clone(), "key".into(), "1".into()],
+            1,
+            "update them to zero",
+        ),
+        (
+            vec!["pin".into(), arr.clone(), "/tmp/rbt-not-bpffs".into()],
+            1,
+            "not on a bpffs",
+        ),
+        (
+            vec!["pin".into(), arr.clone(), dir.join("flows")],
+            1,
+            "already exists",
+        ),
+        (
+            vec!["freeze".into(), "name".into(), "rbt_no_such_map_y".into()],
+            1,
+            "no map matches",
+        ),
+        (
+            vec!["push".into(), arr.clone(), "value".into(), "1".into()],
+            1,
+            "queue, stack",
+        ),
+        (
+            vec!["pop".into(), dir.join("queue"), "extra".into()],
+            2,
+            "only MAP",
+        ),
+        (
+            vec!["update".into(), arr.clone(), "key".into(), "1".into()],
+            2,
+            "value VALUE",
+        ),
+        (
+            vec!["dump".into(), "tag".into(), "00".into()],
+            2,
+            "unknown map handle",
+        ),
+        (
+            vec!["create".into(), dir.join("x"), "type".into(), "hash".into()],
+            2,
+            "missing key, value, entries, name",
+        ),
+    ];
+    for (args, want, msg) in cases {
+        let mut full = vec!["map"];
+        full.extend(args.iter().map(String::as_str));
+        let (code, _, err) = run(&full);
+        assert_eq!(code, want, "{full:?}: {err}");
+        assert!(err.contains(msg), "{full:?}: expected `{msg}` in {err}");
+    }
+    assert!(!std::path::Path::new("/tmp/rbt-not-bpffs").exists());
+    assert!(!std::path::Path::new(&dir.join("x")).exists());
+    // JSON mode: the error as a JSON object on stdout too.
+    let (code, out, _) = run(&["-j", "map", "freeze", "name", "rbt_no_such_map_y"]);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).expect("JSON error");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no map matches")),
+        "{out}"
+    );
+}
