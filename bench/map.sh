@@ -52,14 +52,16 @@ measure() {
     done
     T=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
     M=$rss
-    printf '  %-40s median %6ss  peak RSS %6.1f MiB  (%s runs)\n' "$label" "$T" "$(echo "$M/1024" | bc -l)" "$runs"
+    printf '  %-40s median %6ss  peak RSS %6.1f MiB  (%s runs)\n' "$label" "$T" "$(mib "$M")" "$runs"
 }
+
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 ROWS=()
 row() { # name rbt_t rbt_m bpftool_t bpftool_m
     local ratio
-    ratio=$(echo "scale=1; $4 / $2" | bc -l 2>/dev/null || echo "?")
-    ROWS+=("| $1 | $2 | $(echo "scale=1; $3/1024" | bc -l) | $4 | $(echo "scale=1; $5/1024" | bc -l) | ${ratio}x |")
+    ratio=$(awk -v a="$4" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "?" }')
+    ROWS+=("| $1 | $2 | $(mib "$3") | $4 | $(mib "$5") | ${ratio}x |")
 }
 
 empty="\"$RBT\" map delete \"$MAP\" --all > /dev/null"

@@ -14,7 +14,7 @@ trap 'rm -rf "$TMP"' EXIT
     echo "Written by \`make bench\` on $(date -u '+%Y-%m-%d %H:%M UTC'): kernel $(uname -r)," \
          "$(nproc) CPUs, $(bpftool version 2>/dev/null | head -1)."
     echo "Times are medians of several runs (wall clock); RSS is the largest peak RSS seen"
-    echo "(\`/usr/bin/time -v\`). A ratio is bpftool's time divided by rbt's."
+    echo "(\`/usr/bin/time\` %M, the maximum resident set size). A ratio is bpftool's time divided by rbt's."
     echo
 } > "$TMP/00-head.md"
 

@@ -98,9 +98,9 @@ impl Output {
         if self.format == Format::Pretty {
             let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
             let mut ser = serde_json::Serializer::with_formatter(&mut self.out, fmt);
-            value.serialize(&mut ser).map_err(io::Error::other)?;
+            value.serialize(&mut ser).map_err(io::Error::from)?;
         } else {
-            serde_json::to_writer(&mut self.out, value).map_err(io::Error::other)?;
+            serde_json::to_writer(&mut self.out, value).map_err(io::Error::from)?;
         }
         self.out.write_all(b"\n")
     }
@@ -121,8 +121,11 @@ impl Output {
         text: &str,
     ) -> io::Result<()> {
         if self.is_json() {
-            serde_json::to_writer(&mut self.out, value).map_err(io::Error::other)?;
-            self.out.write_all(b"\n")
+            serde_json::to_writer(&mut self.out, value).map_err(io::Error::from)?;
+            self.out.write_all(
+                b"
+",
+            )
         } else {
             writeln!(self.out, "{text}")
         }
@@ -161,7 +164,7 @@ impl Output {
                 if !first {
                     self.out.write_all(b",\n")?;
                 }
-                serde_json::to_writer(&mut self.out, item).map_err(io::Error::other)
+                serde_json::to_writer(&mut self.out, item).map_err(io::Error::from)
             }
             Format::Pretty => {
                 self.out
@@ -169,7 +172,7 @@ impl Output {
                 let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
                 let mut buf = Vec::new();
                 let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-                item.serialize(&mut ser).map_err(io::Error::other)?;
+                item.serialize(&mut ser).map_err(io::Error::from)?;
                 for (i, line) in buf.split(|&b| b == b'\n').enumerate() {
                     if i > 0 {
                         self.out.write_all(b"\n    ")?;

@@ -219,6 +219,17 @@ fn typed_dumps_match_bpftool_formatted() {
     assert_eq!(one["key"]["proto"], json!("PROTO_TCP"));
     let pc = run_json(&["-j", "map", "dump", &dir.join("pc_hash")]);
     assert_eq!(pc[0]["values"][0], json!({"cpu":0,"value":99}));
+    let table = ok(&["map", "dump", &dir.join("pc_hash")]);
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        rows[0].split_whitespace().collect::<Vec<_>>(),
+        ["KEY", "CPU", "VALUE"]
+    );
+    assert_eq!(
+        rows[1].split_whitespace().collect::<Vec<_>>(),
+        ["7", "0", "99"]
+    );
+    assert_eq!(rows[2].split_whitespace().collect::<Vec<_>>(), ["1", "99"]);
     // --raw is bpftool's exact shape.
     let raw = run_json(&["-j", "map", "dump", &flows, "--raw"]);
     let mut braw = bpftool_json(&["-j", "map", "dump", "pinned", &flows]);
@@ -229,6 +240,16 @@ fn typed_dumps_match_bpftool_formatted() {
         a
     };
     assert_eq!(sort(&raw), sort(&braw));
+    // Pretty JSON is the same document.
+    assert_eq!(
+        run_json(&["-p", "map", "dump", &flows]),
+        run_json(&["-j", "map", "dump", &flows])
+    );
+    let (_, pretty, _) = run(&["-p", "map", "dump", &flows]);
+    assert!(
+        pretty.starts_with("[\n    {\n        \"key\": {"),
+        "{pretty}"
+    );
     // Table mode: a header and one row per element (per-CPU: one per CPU).
     let table = ok(&["map", "dump", &flows]);
     assert!(
@@ -609,6 +630,34 @@ fn hundred_thousand_entries_match_bpftool_entry_for_entry() {
     );
     let k = run_json(&["-j", "map", "lookup", &big, "key", "3"]);
     assert_eq!(k["value"]["kind"], json!("KIND_A"));
+    // A reader that goes away (`| head -1`) is not an error.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["-j", "map", "dump", &big])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawning rbt");
+    let mut first = String::new();
+    {
+        use std::io::BufRead;
+        let stdout = child.stdout.take().expect("stdout");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("first line");
+    }
+    let out = child.wait_with_output().expect("waiting for rbt");
+    assert!(first.starts_with("[{\"key\":"), "{first}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     ok(&["map", "delete", &big, "--all"]);
     assert_eq!(run_json(&["-j", "map", "dump", &big]), json!([]));
 }
@@ -729,4 +778,153 @@ fn create_pin_freeze_and_queues() {
     let (code, _, err) = run(&["map", "peek", &h]);
     assert_eq!(code, 1);
     assert!(err.contains("queue, stack"), "{err}");
+}
+
+#[test]
+fn a_name_matching_several_maps_dumps_each_like_bpftool() {
+    if !kernel_ready("map dump several") {
+        return;
+    }
+    let dir = PinDir::new();
+    let name = format!("rbtd{}", std::process::id() % 1_000_000);
+    for f in ["a", "b"] {
+        ok(&[
+            "map",
+            "create",
+            &dir.join(f),
+            "type",
+            "hash",
+            "key",
+            "4",
+            "value",
+            "4",
+            "entries",
+            "4",
+            "name",
+            &name,
+        ]);
+    }
+    ok(&["map", "update", &dir.join("a"), "key", "1", "value", "2"]);
+    let r = run_json(&["-j", "map", "dump", "name", &name]);
+    let b = bpftool_json(&["-j", "map", "dump", "name", &name]);
+    let (r, b) = (r.as_array().expect("array"), b.as_array().expect("array"));
+    assert_eq!(r.len(), 2);
+    assert_eq!(b.len(), 2);
+    for (x, y) in r.iter().zip(b.iter()) {
+        for field in ["id", "type", "name", "flags"] {
+            assert_eq!(x[field], y[field], "{field}");
+        }
+        assert_eq!(
+            x["elements"].as_array().map(Vec::len),
+            y["elements"].as_array().map(Vec::len)
+        );
+    }
+    let a_id = run_json(&["-j", "map", "show", &dir.join("a")])["id"].clone();
+    let a = r.iter().find(|m| m["id"] == a_id).expect("map a");
+    assert_eq!(a["elements"], json!([{"key":1,"value":2}]));
+    // A verb that needs one map says which ones match.
+    let (code, _, err) = run(&["map", "lookup", "name", &name, "key", "1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("several maps match"), "{err}");
+}
+
+#[test]
+fn every_verb_rejects_bad_input() {
+    if !kernel_ready("map verbs bad input") {
+        return;
+    }
+    let dir = PinDir::new();
+    load_maps("maps", &dir);
+    let arr = dir.join("arr");
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (
+            vec![
+                "lookup".into(),
+                arr.clone(),
+                "key".into(),
+                "1".into(),
+                "256".into(),
+                "0".into(),
+                "0".into(),
+            ],
+            1,
+            "byte 256",
+        ),
+        (vec!["lookup".into(), arr.clone()], 2, "key DATA"),
+        (
+            vec![
+                "getnext".into(),
+                arr.clone(),
+                "key".into(),
+                "1".into(),
+                "0".into(),
+            ],
+            1,
+            "key expected 4 bytes got 2",
+        ),
+        (
+            vec!["delete".into(), arr.clone(), "key".into(), "1".into()],
+            1,
+            "update them to zero",
+        ),
+        (
+            vec!["pin".into(), arr.clone(), "/tmp/rbt-not-bpffs".into()],
+            1,
+            "not on a bpffs",
+        ),
+        (
+            vec!["pin".into(), arr.clone(), dir.join("flows")],
+            1,
+            "already exists",
+        ),
+        (
+            vec!["freeze".into(), "name".into(), "rbt_no_such_map_y".into()],
+            1,
+            "no map matches",
+        ),
+        (
+            vec!["push".into(), arr.clone(), "value".into(), "1".into()],
+            1,
+            "queue, stack",
+        ),
+        (
+            vec!["pop".into(), dir.join("queue"), "extra".into()],
+            2,
+            "only MAP",
+        ),
+        (
+            vec!["update".into(), arr.clone(), "key".into(), "1".into()],
+            2,
+            "value VALUE",
+        ),
+        (
+            vec!["dump".into(), "tag".into(), "00".into()],
+            2,
+            "unknown map handle",
+        ),
+        (
+            vec!["create".into(), dir.join("x"), "type".into(), "hash".into()],
+            2,
+            "missing key, value, entries, name",
+        ),
+    ];
+    for (args, want, msg) in cases {
+        let mut full = vec!["map"];
+        full.extend(args.iter().map(String::as_str));
+        let (code, _, err) = run(&full);
+        assert_eq!(code, want, "{full:?}: {err}");
+        assert!(err.contains(msg), "{full:?}: expected `{msg}` in {err}");
+    }
+    assert!(!std::path::Path::new("/tmp/rbt-not-bpffs").exists());
+    assert!(!std::path::Path::new(&dir.join("x")).exists());
+    // JSON mode: the error as a JSON object on stdout too.
+    let (code, out, _) = run(&["-j", "map", "freeze", "name", "rbt_no_such_map_y"]);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).expect("JSON error");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no map matches")),
+        "{out}"
+    );
 }

@@ -66,9 +66,12 @@ impl Simple {
 /// The interpretation of one side (key or value) of a map.
 #[derive(Debug, Clone)]
 pub enum Codec {
+    /// `int` is set when the type is a plain integer of 1/2/4/8 bytes (a fast path):
+    /// (bytes, signed).
     Btf {
         btf: Rc<Btf>,
         id: u32,
+        int: Option<(u32, bool)>,
     },
     Simple(Simple),
     /// No type information: unsigned ints for sizes 1/2/4/8, hex strings otherwise.
@@ -76,6 +79,23 @@ pub enum Codec {
 }
 
 impl Codec {
+    /// A codec for BTF type `id`.
+    pub fn btf(btf: Rc<Btf>, id: u32) -> Codec {
+        let int = match btf.resolve(id) {
+            Ok((_, super::Type::Int(i)))
+                if matches!(i.size, 1 | 2 | 4 | 8)
+                    && i.bit_offset == 0
+                    && (i.bits == 0 || i.bits == i.size * 8)
+                    && !i.bool
+                    && !i.char =>
+            {
+                Some((i.size, i.signed))
+            }
+            _ => None,
+        };
+        Codec::Btf { btf, id, int }
+    }
+
     /// A codec for `size` bytes; checks a simple type's size against it.
     pub fn simple(name: &str, size: usize, side: &str) -> Result<Codec> {
         let s = Simple::by_name(name).with_context(|| format!("--{side}-type"))?;
@@ -94,9 +114,10 @@ impl Codec {
 
     /// The value as a compact one-line text (table cells).
     pub fn text(&self, bytes: &[u8]) -> String {
-        match serde_json::to_value(self.view(bytes)) {
-            Ok(Value::String(s)) => s,
-            Ok(v) => v.to_string(),
+        match serde_json::to_string(&self.view(bytes)) {
+            // A string is shown without its JSON quotes.
+            Ok(t) if t.starts_with('"') => serde_json::from_str::<String>(&t).unwrap_or(t),
+            Ok(t) => t,
             Err(e) => format!("<{e}>"),
         }
     }
@@ -104,7 +125,13 @@ impl Codec {
     /// Encode a JSON value to exactly `size` bytes.
     pub fn encode(&self, v: &Value, size: usize) -> Result<Vec<u8>> {
         let bytes = match self {
-            Codec::Btf { btf, id } => parse::from_json(btf, *id, v)?,
+            Codec::Btf {
+                int: Some((n, signed)),
+                ..
+            } if !matches!(v, Value::String(_)) => {
+                int_value(v, n * 8, *signed)?.to_le_bytes()[..*n as usize].to_vec()
+            }
+            Codec::Btf { btf, id, .. } => parse::from_json(btf, *id, v)?,
             Codec::Simple(s) => encode_simple(*s, v, size)?,
             Codec::Plain => encode_plain(v, size)?,
         };
@@ -130,7 +157,19 @@ impl Serialize for View<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let b = self.bytes;
         match self.codec {
-            Codec::Btf { btf, id } => Typed::new(btf, *id, b).serialize(s),
+            Codec::Btf {
+                int: Some((n, signed)),
+                ..
+            } if b.len() == *n as usize => {
+                let raw = le_u128(b) as u64;
+                if *signed {
+                    let shift = 64 - n * 8;
+                    s.serialize_i64(((raw << shift) as i64) >> shift)
+                } else {
+                    s.serialize_u64(raw)
+                }
+            }
+            Codec::Btf { btf, id, .. } => Typed::new(btf, *id, b).serialize(s),
             Codec::Plain => match b.len() {
                 1 | 2 | 4 | 8 => s.serialize_u64(le_u128(b) as u64),
                 _ => s.serialize_str(&hex_string(b)),
@@ -325,6 +364,33 @@ mod tests {
         assert_eq!(round(&c, &[1, 2, 3]), json!("0x010203"));
         assert!(c.encode(&json!(256), 1).is_err());
         assert!(c.encode(&json!("0x01"), 3).is_err());
+    }
+
+    #[test]
+    fn btf_int_fast_path_matches_the_general_one() {
+        let mut b = crate::btf::testing::Builder::new();
+        let i16_ = b.int("short", 2, 1);
+        let u64_ = b.int("unsigned long", 8, 0);
+        let td = b.typedef("__u64", u64_);
+        let bool_ = b.int("_Bool", 1, 4);
+        let btf = Rc::new(b.build());
+        let c = Codec::btf(btf.clone(), i16_);
+        assert!(matches!(
+            c,
+            Codec::Btf {
+                int: Some((2, true)),
+                ..
+            }
+        ));
+        assert_eq!(round(&c, &(-300i16).to_le_bytes()), json!(-300));
+        assert!(c.encode(&json!(40000), 2).is_err());
+        assert_eq!(c.encode(&json!("0x10"), 2).ok(), Some(vec![16, 0]));
+        let c = Codec::btf(btf.clone(), td);
+        assert_eq!(round(&c, &u64::MAX.to_le_bytes()), json!(u64::MAX));
+        assert!(c.encode(&json!(-1), 8).is_err());
+        let c = Codec::btf(btf, bool_);
+        assert!(matches!(c, Codec::Btf { int: None, .. }));
+        assert_eq!(round(&c, &[1]), json!(true));
     }
 
     #[test]

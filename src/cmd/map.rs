@@ -19,7 +19,7 @@ use crate::btf::codec::Codec;
 use crate::btf::Btf;
 use crate::cli::{Globals, MapTypeArgs, MapVerb};
 use crate::error::{not_found, usage};
-use crate::handle;
+use crate::handle::{self, Handle};
 use crate::output::{Output, Tabular};
 
 pub fn run(verb: Option<MapVerb>, g: &Globals, out: &mut Output) -> Result<()> {
@@ -231,6 +231,11 @@ const PERCPU_TYPES: &[&str] = &[
 fn open_map(words: &[String], types: &MapTypeArgs) -> Result<(MapCtx, usize)> {
     let (h, used) = handle::parse(Kind::Map, words)?;
     let resolved = handle::resolve_one(Kind::Map, &h)?;
+    Ok((map_ctx(resolved, &h, types)?, used))
+}
+
+/// The codecs and sizes of an opened map.
+fn map_ctx(resolved: handle::Resolved, h: &handle::Handle, types: &MapTypeArgs) -> Result<MapCtx> {
     let info = kmap::info(resolved.fd.as_fd()).with_context(|| format!("map {h}"))?;
     let type_name = kmap::type_name(info.map_type);
     let btf = if info.btf_id != 0 {
@@ -244,10 +249,7 @@ fn open_map(words: &[String], types: &MapTypeArgs) -> Result<(MapCtx, usize)> {
         }
         if let Some(b) = &btf {
             if btf_id != 0 && b.size_of(btf_id).ok() == Some(size as usize) {
-                return Ok(Codec::Btf {
-                    btf: b.clone(),
-                    id: btf_id,
-                });
+                return Ok(Codec::btf(b.clone(), btf_id));
             }
         }
         Ok(Codec::Plain)
@@ -267,20 +269,17 @@ fn open_map(words: &[String], types: &MapTypeArgs) -> Result<(MapCtx, usize)> {
         info.value_size as usize
     };
     let has_btf = matches!(key, Codec::Btf { .. }) || matches!(value, Codec::Btf { .. });
-    Ok((
-        MapCtx {
-            fd: resolved.fd,
-            info,
-            type_name,
-            key,
-            value,
-            has_btf,
-            percpu,
-            ncpus,
-            stride,
-        },
-        used,
-    ))
+    Ok(MapCtx {
+        fd: resolved.fd,
+        info,
+        type_name,
+        key,
+        value,
+        has_btf,
+        percpu,
+        ncpus,
+        stride,
+    })
 }
 
 // ---- typed entries ----
@@ -482,46 +481,123 @@ fn batch_count(ctx: &MapCtx) -> usize {
     ((1usize << 18) / per).clamp(64, 65536)
 }
 
+/// A chunk of elements read by one batch call.
+struct Chunk {
+    keys: Vec<u8>,
+    values: Vec<u8>,
+    n: usize,
+}
+
+enum Produced {
+    Chunk(Chunk),
+    /// The map type has no batch operation: iterate by key instead.
+    Unsupported,
+}
+
+/// Chunks in flight between the reading thread and the writer (bounds memory).
+const CHUNKS_IN_FLIGHT: usize = 2;
+
 /// Call `f` on every element, with BPF_MAP_LOOKUP_BATCH (growing the buffer on ENOSPC) or,
-/// where the map type has no batch operation, get_next_key + lookup.
+/// where the map type has no batch operation, get_next_key + lookup. The batches are read
+/// on a second thread while `f` formats the previous one; at most CHUNKS_IN_FLIGHT chunks
+/// exist at a time, so memory stays bounded.
 fn for_each_entry(ctx: &MapCtx, mut f: impl FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()> {
     let ks = ctx.key_size();
     let vl = ctx.value_len();
-    let mut count = batch_count(ctx);
-    let mut keys = vec![0u8; count * ks];
-    let mut values = vec![0u8; count * vl];
+    let count = batch_count(ctx);
+    let fd = ctx.fd.as_fd();
+    let unsupported = std::thread::scope(|scope| -> Result<bool> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Produced>>(CHUNKS_IN_FLIGHT);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Chunk>();
+        let reader = scope.spawn(move || read_batches(fd, ks, vl, count, &tx, &back_rx));
+        let mut unsupported = false;
+        let consumed = (|| -> Result<()> {
+            for msg in rx.iter() {
+                match msg? {
+                    Produced::Chunk(chunk) => {
+                        for i in 0..chunk.n {
+                            f(
+                                &chunk.keys[i * ks..(i + 1) * ks],
+                                &chunk.values[i * vl..(i + 1) * vl],
+                            )?;
+                        }
+                        // The reader may be gone already; then the buffer is just freed.
+                        let _ = back_tx.send(chunk);
+                    }
+                    Produced::Unsupported => unsupported = true,
+                }
+            }
+            Ok(())
+        })();
+        // Dropping the receivers stops the reader at its next send.
+        drop(rx);
+        drop(back_tx);
+        let _ = reader.join();
+        consumed.map(|()| unsupported)
+    })?;
+    if unsupported {
+        return for_each_by_key(ctx, f);
+    }
+    Ok(())
+}
+
+/// The reading side of `for_each_entry`: batch lookups, sent chunk by chunk.
+fn read_batches(
+    fd: BorrowedFd<'_>,
+    ks: usize,
+    vl: usize,
+    mut count: usize,
+    tx: &std::sync::mpsc::SyncSender<Result<Produced>>,
+    back: &std::sync::mpsc::Receiver<Chunk>,
+) {
     let tok_len = ks.max(8);
     let mut token_in = vec![0u8; tok_len];
     let mut token_out = vec![0u8; tok_len];
     let mut started = false;
     loop {
+        let mut chunk = back.try_recv().unwrap_or_else(|_| Chunk {
+            keys: Vec::new(),
+            values: Vec::new(),
+            n: 0,
+        });
+        chunk.keys.resize(count * ks, 0);
+        chunk.values.resize(count * vl, 0);
         let r = kmap::lookup_batch(
-            ctx.fd.as_fd(),
+            fd,
             started.then_some(token_in.as_slice()),
             &mut token_out,
-            &mut keys,
-            &mut values,
+            &mut chunk.keys,
+            &mut chunk.values,
             count,
-        )?;
+        );
         let (n, end) = match r {
-            Batch::More(n) => (n, false),
-            Batch::End(n) => (n, true),
-            Batch::NoSpace => {
+            Ok(Batch::More(n)) => (n, false),
+            Ok(Batch::End(n)) => (n, true),
+            Ok(Batch::NoSpace) => {
                 count *= 2;
                 if count > (1 << 24) {
-                    bail!("a hash bucket does not fit in {count} elements");
+                    let _ = tx.send(Err(anyhow::anyhow!(
+                        "a hash bucket does not fit in {count} elements"
+                    )));
+                    return;
                 }
-                keys.resize(count * ks, 0);
-                values.resize(count * vl, 0);
                 continue;
             }
-            Batch::Unsupported => return for_each_by_key(ctx, f),
+            Ok(Batch::Unsupported) => {
+                let _ = tx.send(Ok(Produced::Unsupported));
+                return;
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
         };
-        for i in 0..n {
-            f(&keys[i * ks..(i + 1) * ks], &values[i * vl..(i + 1) * vl])?;
+        chunk.n = n;
+        if n > 0 && tx.send(Ok(Produced::Chunk(chunk))).is_err() {
+            return;
         }
         if end {
-            return Ok(());
+            return;
         }
         std::mem::swap(&mut token_in, &mut token_out);
         started = true;
@@ -550,17 +626,66 @@ fn for_each_by_key(ctx: &MapCtx, mut f: impl FnMut(&[u8], &[u8]) -> Result<()>) 
 
 fn dump(words: &[String], raw: bool, types: &MapTypeArgs, out: &mut Output) -> Result<()> {
     let h = handle::parse_all(Kind::Map, words)?;
-    let (ctx, _) = open_map(words, types)?;
+    let found = handle::resolve_all(Kind::Map, &h)?;
+    if found.len() == 1 {
+        let ctx = found
+            .into_iter()
+            .next()
+            .map(|r| map_ctx(r, &h, types))
+            .context("no map")??;
+        return dump_one(&ctx, &h, raw, out);
+    }
+    // Several maps match (a name): like bpftool, one object per map with its elements.
+    let json = out.is_json();
+    if json {
+        out.raw(b"[")?;
+    }
+    for (i, r) in found.into_iter().enumerate() {
+        let ctx = map_ctx(r, &h, types)?;
+        let head = serde_json::json!({
+            "id": ctx.info.id,
+            "type": ctx.type_name,
+            "name": ctx.info.name,
+            "flags": ctx.info.flags,
+        })
+        .to_string();
+        if json {
+            let open = head.strip_suffix('}').unwrap_or(&head);
+            let sep = if i > 0 { "," } else { "" };
+            out.raw(format!("{sep}{open},\"elements\":").as_bytes())?;
+        } else {
+            let sep = if i > 0 { "\n" } else { "" };
+            out.raw(
+                format!(
+                    "{sep}{}: {}  name {}\n",
+                    ctx.info.id, ctx.type_name, ctx.info.name
+                )
+                .as_bytes(),
+            )?;
+        }
+        let id = Handle::Id(ctx.info.id);
+        dump_one(&ctx, &id, raw, out)?;
+        if json {
+            out.raw(b"}")?;
+        }
+    }
+    if json {
+        out.raw(b"]\n")?;
+    }
+    Ok(())
+}
+
+fn dump_one(ctx: &MapCtx, h: &Handle, raw: bool, out: &mut Output) -> Result<()> {
     if let Some(why) = undumpable(&ctx.type_name) {
         return Err(crate::error::hinted(
             format!("map {h} is a {} map and cannot be dumped", ctx.type_name),
             why,
         ));
     }
-    out.seq_begin(EntryView::header(&ctx, true))?;
-    for_each_entry(&ctx, |k, v| {
+    out.seq_begin(EntryView::header(ctx, true))?;
+    for_each_entry(ctx, |k, v| {
         let e = EntryView {
-            ctx: &ctx,
+            ctx,
             key: Some(k),
             value: v,
             raw,
