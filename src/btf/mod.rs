@@ -728,7 +728,10 @@ mod tests {
     fn the_running_kernels_btf_parses() {
         let Ok(raw) = std::fs::read("/sys/kernel/btf/vmlinux") else {
             let required = std::env::var("RBT_REQUIRE_KERNEL").as_deref() == Ok("1");
-            assert!(!required, "RBT_REQUIRE_KERNEL=1 but /sys/kernel/btf/vmlinux is missing");
+            assert!(
+                !required,
+                "RBT_REQUIRE_KERNEL=1 but /sys/kernel/btf/vmlinux is missing"
+            );
             eprintln!("SKIP: no /sys/kernel/btf/vmlinux");
             return;
         };

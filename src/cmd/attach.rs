@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use crate::bpf::{self, attach as k, bpffs, Kind};
 use crate::cli::{AttachArgs, Globals};
-use crate::cmd::prog::pins_by_id;
+use crate::cmd::object_verbs::pins_by_id;
 use crate::error::{hinted, usage};
 use crate::handle::{self, Handle};
 use crate::output::Output;

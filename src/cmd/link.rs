@@ -1,23 +1,22 @@
 // `link` verbs: show, pin, detach; the link record (bpftool's fields per link type).
 
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::bpf::{self, bpffs, Kind};
 use crate::cli::{Globals, LinkVerb};
-use crate::cmd::prog::pins_by_id;
-use crate::error::usage;
+use crate::cmd::object_verbs::{self, ShowContext};
 use crate::handle::{self, Handle};
 use crate::output::{Output, Tabular};
 
 pub fn run(verb: Option<LinkVerb>, g: &Globals, out: &mut Output) -> Result<()> {
     match verb.unwrap_or(LinkVerb::Show { handle: Vec::new() }) {
         LinkVerb::Show { handle } => show(&handle, g, out),
-        LinkVerb::Pin { args } => pin(&args, g, out),
+        LinkVerb::Pin { args } => object_verbs::pin(Kind::Link, &args, g, out),
         LinkVerb::Detach { handle } => detach(&handle, g, out),
     }
 }
@@ -104,11 +103,7 @@ fn attached_to(m: &Map<String, Value>) -> String {
 }
 
 /// Build the record of the link behind `fd`.
-pub fn record(
-    fd: std::os::fd::BorrowedFd<'_>,
-    pins: Option<&std::collections::BTreeMap<u32, Vec<String>>>,
-    pids: &std::collections::BTreeMap<u32, Vec<bpf::pids::PidRef>>,
-) -> Result<LinkRecord> {
+pub fn record(fd: std::os::fd::BorrowedFd<'_>, ctx: &ShowContext) -> Result<LinkRecord> {
     let facts = bpf::link::info(fd)?;
     let mut m = Map::new();
     m.insert("id".into(), json!(facts.id));
@@ -117,59 +112,18 @@ pub fn record(
     for (k, v) in facts.fields {
         m.insert(k.into(), v);
     }
-    if let Some(pins) = pins {
-        m.insert(
-            "pinned".into(),
-            json!(pins.get(&facts.id).cloned().unwrap_or_default()),
-        );
+    if let Some(pinned) = ctx.pinned(facts.id) {
+        m.insert("pinned".into(), json!(pinned));
     }
-    if let Some(p) = pids.get(&facts.id) {
-        m.insert("pids".into(), json!(p));
+    let pids = ctx.pids(facts.id);
+    if !pids.is_empty() {
+        m.insert("pids".into(), json!(pids));
     }
     Ok(LinkRecord(m))
 }
 
 fn show(words: &[String], g: &Globals, out: &mut Output) -> Result<()> {
-    let pins = if g.bpffs {
-        bpffs::ensure_mounted(g.nomount)?;
-        Some(pins_by_id(Kind::Link))
-    } else {
-        None
-    };
-    let pids = bpf::pids::holders(Kind::Link);
-    if words.is_empty() {
-        let mut records = Vec::new();
-        for id in bpf::ids(Kind::Link)? {
-            // A link may go away between listing and opening it.
-            let Ok(fd) = bpf::fd_by_id(Kind::Link, id) else {
-                continue;
-            };
-            if let Ok(r) = record(fd.as_fd(), pins.as_ref(), &pids) {
-                records.push(r);
-            }
-        }
-        return Ok(out.list(&records)?);
-    }
-    let handle = handle::parse_all(Kind::Link, words)?;
-    let link = handle::resolve_one(Kind::Link, &handle)?;
-    let r =
-        record(link.fd.as_fd(), pins.as_ref(), &pids).with_context(|| format!("link {handle}"))?;
-    out.one(&r)?;
-    Ok(())
-}
-
-fn pin(args: &[String], g: &Globals, out: &mut Output) -> Result<()> {
-    let (handle, used) = handle::parse(Kind::Link, args)?;
-    let file = match &args[used..] {
-        [file] => PathBuf::from(file),
-        [] => return Err(usage("link pin: expected LINK FILE")),
-        [_, extra, ..] => return Err(usage(format!("link pin: unexpected `{extra}` after FILE"))),
-    };
-    bpffs::ensure_mounted(g.nomount)?;
-    let link = handle::resolve_one(Kind::Link, &handle)?;
-    bpf::obj_pin(link.fd.as_fd(), &file).with_context(|| format!("link {handle}"))?;
-    out.done(None)?;
-    Ok(())
+    object_verbs::show(Kind::Link, words, g, out, record)
 }
 
 /// Detach the link and remove its pins under the bpffs root (a detached link pinned is

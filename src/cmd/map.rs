@@ -1,7 +1,6 @@
 // `map` verbs: show, dump, lookup, update (also --from), delete (also --all), getnext, pin,
 // create, freeze, peek/push/enqueue/pop/dequeue; the map record, typed entries and rows.
 
-use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -18,6 +17,7 @@ use crate::bpf::{self, bpffs, Kind};
 use crate::btf::codec::Codec;
 use crate::btf::Btf;
 use crate::cli::{Globals, MapTypeArgs, MapVerb};
+use crate::cmd::object_verbs::{self, ShowContext};
 use crate::error::{not_found, usage};
 use crate::handle::{self, Handle};
 use crate::output::{Output, Tabular};
@@ -38,7 +38,7 @@ pub fn run(verb: Option<MapVerb>, g: &Globals, out: &mut Output) -> Result<()> {
         MapVerb::Lookup { args, types } => lookup(&args, &types, out),
         MapVerb::Getnext { args, types } => getnext(&args, &types, out),
         MapVerb::Delete { args, all, types } => delete(&args, all, &types, out),
-        MapVerb::Pin { args } => pin(&args, g, out),
+        MapVerb::Pin { args } => object_verbs::pin(Kind::Map, &args, g, out),
         MapVerb::Create { args } => create(&args, g, out),
         MapVerb::Peek { args, types } => peek(&args, &types, out),
         MapVerb::Push { args, types } | MapVerb::Enqueue { args, types } => {
@@ -106,11 +106,6 @@ impl Tabular for MapRecord {
     }
 }
 
-struct ShowContext {
-    pins: Option<BTreeMap<u32, Vec<String>>>,
-    pids: BTreeMap<u32, Vec<PidRef>>,
-}
-
 fn record(fd: BorrowedFd<'_>, ctx: &ShowContext) -> Result<MapRecord> {
     let info = kmap::info(fd)?;
     let map_type = kmap::type_name(info.map_type);
@@ -134,50 +129,14 @@ fn record(fd: BorrowedFd<'_>, ctx: &ShowContext) -> Result<MapRecord> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
         btf_id: (info.btf_id != 0).then_some(info.btf_id),
-        pinned: ctx
-            .pins
-            .as_ref()
-            .map(|p| p.get(&info.id).cloned().unwrap_or_default()),
-        pids: ctx.pids.get(&info.id).cloned().unwrap_or_default(),
+        pinned: ctx.pinned(info.id),
+        pids: ctx.pids(info.id),
         map_type,
     })
 }
 
 fn show(words: &[String], g: &Globals, out: &mut Output) -> Result<()> {
-    let pins = if g.bpffs {
-        bpffs::ensure_mounted(g.nomount)?;
-        Some(crate::cmd::prog::pins_by_id(Kind::Map))
-    } else {
-        None
-    };
-    let ctx = ShowContext {
-        pins,
-        pids: bpf::pids::holders(Kind::Map),
-    };
-    if words.is_empty() {
-        let mut records = Vec::new();
-        for id in bpf::ids(Kind::Map)? {
-            // A map may go away between listing and opening it.
-            let Ok(fd) = bpf::fd_by_id(Kind::Map, id) else {
-                continue;
-            };
-            if let Ok(r) = record(fd.as_fd(), &ctx) {
-                records.push(r);
-            }
-        }
-        return Ok(out.list(&records)?);
-    }
-    let handle = handle::parse_all(Kind::Map, words)?;
-    let found = handle::resolve_all(Kind::Map, &handle)?;
-    let records = found
-        .iter()
-        .map(|r| record(r.fd.as_fd(), &ctx))
-        .collect::<Result<Vec<_>>>()?;
-    match records.as_slice() {
-        [one] => out.one(one)?,
-        _ => out.list(&records)?,
-    }
-    Ok(())
+    object_verbs::show(Kind::Map, words, g, out, record)
 }
 
 // ---- the map an element verb works on ----
@@ -1272,20 +1231,6 @@ fn update_from(
 }
 
 // ---- pin, freeze, create ----
-
-fn pin(args: &[String], g: &Globals, out: &mut Output) -> Result<()> {
-    let (h, used) = handle::parse(Kind::Map, args)?;
-    let file = match &args[used..] {
-        [file] => PathBuf::from(file),
-        [] => return Err(usage("map pin: expected MAP FILE")),
-        [_, extra, ..] => return Err(usage(format!("map pin: unexpected `{extra}` after FILE"))),
-    };
-    bpffs::ensure_mounted(g.nomount)?;
-    let map = handle::resolve_one(Kind::Map, &h)?;
-    bpf::obj_pin(map.fd.as_fd(), &file)?;
-    out.done(None)?;
-    Ok(())
-}
 
 fn freeze(words: &[String], out: &mut Output) -> Result<()> {
     let h = handle::parse_all(Kind::Map, words)?;

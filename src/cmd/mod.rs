@@ -5,6 +5,7 @@ pub mod docs;
 pub mod link;
 pub mod map;
 pub mod net;
+pub mod object_verbs;
 pub mod perf;
 pub mod prog;
 

@@ -1,6 +1,5 @@
 // `prog` verbs: show, pin, load, loadall; the program record and its table row.
 
-use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +10,7 @@ use crate::bpf::object::{self, LoadSpec, MapSelector};
 use crate::bpf::pids::PidRef;
 use crate::bpf::{self, bpffs, Kind};
 use crate::cli::{Globals, LoadArgs, ProgVerb};
+use crate::cmd::object_verbs::{self, ShowContext};
 use crate::error::usage;
 use crate::handle::{self, hex, Handle};
 use crate::output::{Output, Tabular};
@@ -18,7 +18,7 @@ use crate::output::{Output, Tabular};
 pub fn run(verb: Option<ProgVerb>, g: &Globals, out: &mut Output) -> Result<()> {
     match verb.unwrap_or(ProgVerb::Show { handle: Vec::new() }) {
         ProgVerb::Show { handle } => show(&handle, g, out),
-        ProgVerb::Pin { args } => pin(&args, g, out),
+        ProgVerb::Pin { args } => object_verbs::pin(Kind::Prog, &args, g, out),
         ProgVerb::Load(args) => load(&args, false, g, out),
         ProgVerb::Loadall(args) => load(&args, true, g, out),
         ProgVerb::Run { args } => test_run(&args, out),
@@ -94,38 +94,6 @@ impl Tabular for ProgRecord {
     }
 }
 
-/// Facts gathered once per `show` and shared by every record: pins (with -f) and pids.
-struct ShowContext {
-    pins: Option<BTreeMap<u32, Vec<String>>>,
-    pids: BTreeMap<u32, Vec<PidRef>>,
-}
-
-impl ShowContext {
-    fn new(kind: Kind, g: &Globals) -> Result<Self> {
-        let pins = if g.bpffs {
-            bpffs::ensure_mounted(g.nomount)?;
-            Some(pins_by_id(kind))
-        } else {
-            None
-        };
-        Ok(ShowContext {
-            pins,
-            pids: bpf::pids::holders(kind),
-        })
-    }
-}
-
-/// Pinned paths under the bpffs root, by object id.
-pub fn pins_by_id(kind: Kind) -> BTreeMap<u32, Vec<String>> {
-    let mut pins: BTreeMap<u32, Vec<String>> = BTreeMap::new();
-    for (path, k, id) in bpffs::walk_pins(Path::new(bpffs::DEFAULT_ROOT)) {
-        if k == kind {
-            pins.entry(id).or_default().push(path.display().to_string());
-        }
-    }
-    pins
-}
-
 fn record(fd: std::os::fd::BorrowedFd<'_>, ctx: &ShowContext) -> Result<ProgRecord> {
     let info = bpf::prog::info(fd)?;
     let stats = info.run_time_ns != 0;
@@ -147,11 +115,8 @@ fn record(fd: std::os::fd::BorrowedFd<'_>, ctx: &ShowContext) -> Result<ProgReco
         metadata: metadata(&info.map_ids),
         map_ids: info.map_ids,
         btf_id: (info.btf_id != 0).then_some(info.btf_id),
-        pinned: ctx
-            .pins
-            .as_ref()
-            .map(|p| p.get(&info.id).cloned().unwrap_or_default()),
-        pids: ctx.pids.get(&info.id).cloned().unwrap_or_default(),
+        pinned: ctx.pinned(info.id),
+        pids: ctx.pids(info.id),
     })
 }
 
@@ -177,45 +142,7 @@ fn metadata(map_ids: &[u32]) -> Option<serde_json::Map<String, serde_json::Value
 }
 
 fn show(words: &[String], g: &Globals, out: &mut Output) -> Result<()> {
-    let ctx = ShowContext::new(Kind::Prog, g)?;
-    if words.is_empty() {
-        let mut records = Vec::new();
-        for id in bpf::ids(Kind::Prog)? {
-            // A program may be unloaded between listing and opening it.
-            let Ok(fd) = bpf::fd_by_id(Kind::Prog, id) else {
-                continue;
-            };
-            if let Ok(r) = record(fd.as_fd(), &ctx) {
-                records.push(r);
-            }
-        }
-        return Ok(out.list(&records)?);
-    }
-    let handle = handle::parse_all(Kind::Prog, words)?;
-    let found = handle::resolve_all(Kind::Prog, &handle)?;
-    let records = found
-        .iter()
-        .map(|r| record(r.fd.as_fd(), &ctx))
-        .collect::<Result<Vec<_>>>()?;
-    match records.as_slice() {
-        [one] => out.one(one)?,
-        _ => out.list(&records)?,
-    }
-    Ok(())
-}
-
-fn pin(args: &[String], g: &Globals, out: &mut Output) -> Result<()> {
-    let (handle, used) = handle::parse(Kind::Prog, args)?;
-    let file = match &args[used..] {
-        [file] => PathBuf::from(file),
-        [] => return Err(usage("prog pin: expected PROG FILE")),
-        [_, extra, ..] => return Err(usage(format!("prog pin: unexpected `{extra}` after FILE"))),
-    };
-    bpffs::ensure_mounted(g.nomount)?;
-    let prog = handle::resolve_one(Kind::Prog, &handle)?;
-    bpf::obj_pin(prog.fd.as_fd(), &file)?;
-    out.done(None)?;
-    Ok(())
+    object_verbs::show(Kind::Prog, words, g, out, record)
 }
 
 /// bpftool's options after `prog load OBJ`.
