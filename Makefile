@@ -1,7 +1,7 @@
 # rbt: build, demo, test and bench. Every target installs what it needs first (`deps`).
 
 DEBIAN_PKGS := clang llvm libelf-dev zlib1g-dev pkg-config libbpf-dev bpftool iproute2 \
-               iputils-ping jq make gcc time
+               iputils-ping jq make gcc time bc python3
 BPF_CFLAGS  := -O2 -g -target bpf -mcpu=v3 -Wall -I/usr/include/x86_64-linux-gnu
 EXAMPLES    := $(patsubst %.c,%.o,$(wildcard examples/*.bpf.c))
 RBT         := target/release/rbt

@@ -4,10 +4,11 @@
 # producer. Perf event array: `rbt perf events` vs `bpftool map event_pipe`. Ring buffer:
 # `rbt perf events` vs a minimal C consumer on libbpf's ring_buffer__poll/consume (the limit).
 # rbt writes JSON lines to /dev/null and counts on stderr; bpftool writes to /dev/shm.
-# Usage: bash bench/events.sh [path/to/rbt]   (run as root; prints rates and ratios)
+# Usage: bash bench/events.sh [path/to/rbt] [RESULTS.md section to write]   (as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RBT=$(realpath "${1:-target/release/rbt}")
+MD=${2:-}
 SECS=${SECS:-4}          # producer seconds per run
 W=target/bench-events
 OUT=/dev/shm/rbt-bench-events-$$
@@ -95,3 +96,26 @@ for pair in "perf array flood:rbt_pa_flood:bpftool_pa_flood" "perf array paced:r
 	printf '%-17s rbt/%s consumed rate = %s   delivered: rbt %s%%, %s %s%%\n' "$what" "${b%%_*}" \
 		"$(ratio "$a" "$b")" "$(delivered "$a")" "${b%%_*}" "$(delivered "$b")"
 done
+
+# The markdown section for bench/RESULTS.md (one run; the rates depend on the producer).
+if [ -n "$MD" ]; then
+	{
+		echo "## Event streams"
+		echo
+		echo "XDP programs run by BPF_PROG_TEST_RUN (\`bpftool prog run ... repeat N\`) write 32-byte"
+		echo "events for ${SECS} s per run; flood = repeat 100000 back to back, paced = repeat 2000 every"
+		echo "10 ms. rbt writes JSON lines to /dev/null. A rate ratio is rbt's consumed events/s over the"
+		echo "other consumer's in its own run with the same producer; delivered = consumed / produced."
+		echo
+		echo "| stream | rate ratio | rbt delivered | other delivered |"
+		echo "|---|---|---|---|"
+		for pair in "perf array flood, rbt / bpftool:rbt_pa_flood:bpftool_pa_flood" \
+			"perf array paced, rbt / bpftool:rbt_pa_paced:bpftool_pa_paced" \
+			"ringbuf flood, rbt / C libbpf consumer:rbt_rb_flood:c_rb_flood" \
+			"ringbuf paced, rbt / C libbpf consumer:rbt_rb_paced:c_rb_paced"; do
+			IFS=: read -r what a b <<<"$pair"
+			echo "| $what | $(ratio "$a" "$b") | $(delivered "$a")% | $(delivered "$b")% |"
+		done
+		echo
+	} >"$MD"
+fi
