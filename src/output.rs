@@ -274,6 +274,12 @@ impl Output {
         let _ = writeln!(io::stderr().lock(), "warning: {message}");
     }
 
+    /// A status line for the person at the terminal (a stream's summary), on stderr so
+    /// stdout stays pure records.
+    pub fn status(&mut self, message: &str) {
+        let _ = writeln!(io::stderr().lock(), "{message}");
+    }
+
     /// Bytes written as they are (a generated script).
     pub fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)

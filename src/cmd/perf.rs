@@ -384,8 +384,7 @@ pub fn events(args: &EventsArgs, _g: &Globals, out: &mut Output) -> Result<()> {
         }
         return Err(e.into());
     }
-    // The summary is for the person at the terminal; stdout stays pure records.
-    eprintln!("rbt: {received} records, {lost_total} lost");
+    out.status(&format!("rbt: {received} records, {lost_total} lost"));
     Ok(())
 }
 
