@@ -688,6 +688,25 @@ mod tests {
     }
 
     #[test]
+    fn every_verb_has_an_example() {
+        let root = command();
+        for object in root.get_subcommands() {
+            for verb in object.get_subcommands() {
+                let help = verb
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                assert!(
+                    help.contains("Example"),
+                    "rbt {} {} --help has no example",
+                    object.get_name(),
+                    verb.get_name()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn clap_definitions_are_consistent() {
         command().debug_assert();
     }
