@@ -10,7 +10,6 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use common::*;
-use serde_json::Value;
 
 /// tests/bpf/usdt_target.c built with gcc at `opt` (-O1 passes the arguments in registers,
 /// -O0 as stack slots `N@-OFF(%rbp)`), once per test process.

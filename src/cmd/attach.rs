@@ -572,6 +572,15 @@ mod tests {
             })
         );
         assert_eq!(
+            Hook::parse(&words("usdt /opt/a:b/x:prov:hit pid 7")).ok(),
+            Some(Hook::Usdt {
+                path: "/opt/a:b/x".into(),
+                provider: "prov".into(),
+                name: "hit".into(),
+                pid: Some(7)
+            })
+        );
+        assert_eq!(
             Hook::parse(&words("fexit")).ok(),
             Some(Hook::Tracing("fexit"))
         );
@@ -587,6 +596,9 @@ mod tests {
             "kretprobe f+4",
             "uprobe nosymbol",
             "uprobe /x:f pid y",
+            "usdt /x:hit",
+            "usdt /x::hit",
+            "usdt /x:p:n pid",
             "fentry extra",
             "bogus x",
         ] {
