@@ -203,6 +203,35 @@ fn usdt_arguments_reach_the_program_until_detach() {
 }
 
 #[test]
+fn usdt_semaphore_is_raised_by_the_kernel_while_attached() {
+    if !kernel_ready("usdt attach") {
+        return;
+    }
+    let l = Loaded::new();
+    let o1 = target("-O1");
+    let probe = format!("{}:rbt_test:sem", o1.display());
+    let map = l.map("rbt_usdt_seen");
+    // rbt_test:sem only fires while its semaphore is non-zero: not before the attach...
+    fire(&o1, 2);
+    assert!(seen(&map).keys().all(|k| *k < 100), "{:?}", seen(&map));
+    let pin = l.dir.join("sem_link");
+    let hit = l.prog("rbt_usdt_hit");
+    let (code, _, err) = run(&[
+        "prog", "attach", "pinned", &hit, "usdt", &probe, "--pin", &pin,
+    ]);
+    assert_eq!(code, 0, "attach: {err}");
+    // ...but during it (a = 100 + i; its one argument leaves b at 0)...
+    fire(&o1, 3);
+    let got: BTreeMap<i64, i64> = seen(&map).into_iter().filter(|(k, _)| *k >= 100).collect();
+    assert_eq!(got, (100..103).map(|k| (k, 0)).collect());
+    // ...and not after it.
+    let (code, _, err) = run(&["link", "detach", "pinned", &pin]);
+    assert_eq!(code, 0, "detach: {err}");
+    fire(&o1, 6);
+    assert!(!seen(&map).contains_key(&103), "fired after detach");
+}
+
+#[test]
 fn usdt_bad_input_fails_and_leaves_nothing() {
     if !kernel_ready("usdt attach") {
         return;
