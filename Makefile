@@ -8,6 +8,8 @@ RBT         := target/release/rbt
 PREFIX      ?= /usr/local
 # Shells and man for the completion and man page tests (tests/docs.rs).
 DEBIAN_PKGS += zsh fish bash-completion man-db
+# <sys/sdt.h> for the USDT test target (tests/usdt.rs).
+DEBIAN_PKGS += systemtap-sdt-dev
 
 .PHONY: deps build examples demo test bench clean
 .PHONY: docs install uninstall

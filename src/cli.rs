@@ -482,6 +482,10 @@ PROG := id N | pinned FILE | name NAME | tag HEX. HOOK is one of:
   raw_tracepoint NAME            e.g. sched_switch
   kprobe FUNC[+OFF]              kretprobe FUNC
   uprobe PATH:SYMBOL[+OFF] [pid P]   uretprobe PATH:SYMBOL [pid P]
+  usdt PATH:PROVIDER:NAME [pid P]    a <sys/sdt.h> probe, for a program written with
+                                 libbpf's <bpf/usdt.bpf.h> (BPF_USDT); a probe with several
+                                 sites gets one uprobe_multi link (or a link per site,
+                                 pinned as <pin>, <pin>_2, ...)
   fentry | fexit | fmod_ret      (the target is the one the program was loaded for)
   cgroup PATH TYPE               e.g. cgroup /sys/fs/cgroup cgroup_inet_ingress
 The link is pinned beside the program's pin as <pin>_link (or <bpffs>/rbt_link_<id>
@@ -490,6 +494,7 @@ when the program is not pinned); --pin PATH chooses. A failed attach leaves noth
 Examples:
   rbt prog attach name handle_openat tracepoint syscalls:sys_enter_openat
   rbt prog attach pinned /sys/fs/bpf/p uprobe /usr/bin/bash:readline --pin /sys/fs/bpf/rl
+  rbt prog attach pinned /sys/fs/bpf/o/on_query usdt /usr/sbin/mysqld:mysql:query__start
   rbt link detach pinned /sys/fs/bpf/p_link";
 
 pub const TRACELOG_HELP: &str = "\

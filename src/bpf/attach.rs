@@ -150,12 +150,14 @@ pub fn open_kprobe(func: &str, offset: u64, retprobe: bool) -> io::Result<OwnedF
 }
 
 /// A uprobe (or uretprobe) perf event on `path` at file offset `offset`, for process
-/// `pid` (or every process when None).
+/// `pid` (or every process when None); a non-zero `ref_ctr` is the file offset of a USDT
+/// semaphore the kernel increments while the probe is attached.
 pub fn open_uprobe(
     path: &Path,
     offset: u64,
     retprobe: bool,
     pid: Option<i32>,
+    ref_ctr: u64,
 ) -> io::Result<OwnedFd> {
     let pmu = pmu_type("uprobe").ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
     let cpath = CString::new(path.as_os_str().as_encoded_bytes())
@@ -167,6 +169,8 @@ pub fn open_uprobe(
     }
     attr.__bindgen_anon_3.uprobe_path = cpath.as_ptr() as u64;
     attr.__bindgen_anon_4.probe_offset = offset;
+    // The uprobe PMU's ref_ctr_offset field is config:32-63.
+    attr.config |= ref_ctr << 32;
     perf_event_open(&mut attr, pid.unwrap_or(-1))
 }
 

@@ -17,6 +17,7 @@ pub mod perf;
 pub mod pids;
 pub mod prog;
 pub mod stream;
+pub mod usdt;
 
 use std::ffi::{CStr, CString};
 use std::io;

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use crate::bpf::{self, attach as k, bpffs, Kind};
 use crate::cli::{AttachArgs, Globals};
 use crate::cmd::object_verbs::pins_by_id;
+use crate::cmd::usdt::{self, UsdtTarget};
 use crate::error::{hinted, usage};
 use crate::handle::{self, Handle};
 use crate::output::Output;
@@ -35,7 +36,12 @@ pub enum Hook {
     },
     /// fentry, fexit or fmod_ret: the target is fixed when the program is loaded.
     Tracing(&'static str),
-    Usdt(String),
+    Usdt {
+        path: PathBuf,
+        provider: String,
+        name: String,
+        pid: Option<i32>,
+    },
     Cgroup {
         path: PathBuf,
         attach_type: String,
@@ -61,6 +67,20 @@ fn split_offset(text: &str, what: &str) -> Result<(String, u64)> {
         }
         None => Ok((text.to_owned(), 0)),
     }
+}
+
+/// An optional `pid P` at `words[at]`; returns it and the number of words used so far.
+fn parse_pid(words: &[String], at: usize) -> Result<(Option<i32>, usize)> {
+    if words.get(at).map(String::as_str) != Some("pid") {
+        return Ok((None, at));
+    }
+    let p = words
+        .get(at + 1)
+        .ok_or_else(|| usage("`pid` needs a process id"))?;
+    let pid = p
+        .parse()
+        .map_err(|_| usage(format!("pid `{p}`: expected a number")))?;
+    Ok((Some(pid), at + 2))
 }
 
 impl Hook {
@@ -123,16 +143,7 @@ impl Hook {
                         ))
                     })?;
                 let (symbol, offset) = split_offset(sym, kind)?;
-                let mut used = 2;
-                let mut pid = None;
-                if words.get(2).map(String::as_str) == Some("pid") {
-                    let p = arg(3, "a process id")?;
-                    pid = Some(
-                        p.parse()
-                            .map_err(|_| usage(format!("pid `{p}`: expected a number")))?,
-                    );
-                    used = 4;
-                }
+                let (pid, used) = parse_pid(words, 2)?;
                 (
                     Hook::Uprobe {
                         path: PathBuf::from(path),
@@ -144,7 +155,32 @@ impl Hook {
                     used,
                 )
             }
-            "usdt" => (Hook::Usdt(arg(1, "PATH:PROVIDER:NAME")?), 2),
+            "usdt" => {
+                let t = arg(1, "PATH:PROVIDER:NAME")?;
+                let mut parts = t.rsplitn(3, ':');
+                let (Some(name), Some(provider), Some(path)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(usage(format!(
+                        "usdt `{t}`: expected PATH:PROVIDER:NAME, e.g. /usr/bin/python3:python:function__entry"
+                    )));
+                };
+                if [name, provider, path].iter().any(|p| p.is_empty()) {
+                    return Err(usage(format!(
+                        "usdt `{t}`: expected PATH:PROVIDER:NAME, e.g. /usr/bin/python3:python:function__entry"
+                    )));
+                }
+                let (pid, used) = parse_pid(words, 2)?;
+                (
+                    Hook::Usdt {
+                        path: PathBuf::from(path),
+                        provider: provider.into(),
+                        name: name.into(),
+                        pid,
+                    },
+                    used,
+                )
+            }
             "fentry" => (Hook::Tracing("fentry"), 1),
             "fexit" => (Hook::Tracing("fexit"), 1),
             "fmod_ret" => (Hook::Tracing("fmod_ret"), 1),
@@ -180,7 +216,7 @@ impl Hook {
             } => "uprobe",
             Hook::Uprobe { retprobe: true, .. } => "uretprobe",
             Hook::Tracing(w) => w,
-            Hook::Usdt(_) => "usdt",
+            Hook::Usdt { .. } => "usdt",
             Hook::Cgroup { .. } => "cgroup",
         }
     }
@@ -190,7 +226,7 @@ impl Hook {
         match self {
             Hook::Tracepoint { .. } => &["tracepoint"],
             Hook::RawTracepoint(_) => &["raw_tracepoint", "raw_tracepoint_writable"],
-            Hook::Kprobe { .. } | Hook::Uprobe { .. } | Hook::Usdt(_) => &["kprobe"],
+            Hook::Kprobe { .. } | Hook::Uprobe { .. } | Hook::Usdt { .. } => &["kprobe"],
             Hook::Tracing(_) => &["tracing", "lsm", "ext"],
             Hook::Cgroup { .. } => &[
                 "cgroup_skb",
@@ -236,12 +272,6 @@ fn cgroup_attach_type(name: &str) -> Option<u32> {
 pub fn attach(args: &AttachArgs, g: &Globals, out: &mut Output) -> Result<()> {
     let (handle, used) = handle::parse(Kind::Prog, &args.args)?;
     let hook = Hook::parse(&args.args[used..])?;
-    if let Hook::Usdt(target) = &hook {
-        return Err(hinted(
-            format!("usdt {target}: attaching USDT probes needs the program's object file"),
-            "declare it as SEC(\"usdt/PATH:PROVIDER:NAME\") and use `rbt prog load OBJ autoattach`",
-        ));
-    }
     bpffs::ensure_mounted(g.nomount)?;
     let prog = handle::resolve_one(Kind::Prog, &handle)?;
     let info = bpf::prog::info(prog.fd.as_fd())?;
@@ -266,6 +296,35 @@ pub fn attach(args: &AttachArgs, g: &Globals, out: &mut Output) -> Result<()> {
         None => default_link_pin(&handle, info.id)?,
     };
     bpffs::check_pin_path(&pin)?;
+    if let Hook::Usdt {
+        path,
+        provider,
+        name,
+        pid,
+    } = &hook
+    {
+        let target = UsdtTarget {
+            path,
+            provider,
+            name,
+            pid: *pid,
+        };
+        let a = usdt::attach(prog.fd.as_fd(), &info, &target, &pin)?;
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let ids: Vec<String> = a.link_ids.iter().map(|i| i.to_string()).collect();
+        let pins: Vec<String> = a.pins.iter().map(|p| p.display().to_string()).collect();
+        out.done(Some(&format!(
+            "attached program {} (id {}) to usdt {provider}:{name} ({} site{}): link id{} {} pinned at {}",
+            info.name,
+            info.id,
+            a.sites,
+            plural(a.sites),
+            plural(ids.len()),
+            ids.join(", "),
+            pins.join(", ")
+        )))?;
+        return Ok(());
+    }
     // Until the link is pinned, this fd is its only holder: any error below drops it,
     // which detaches the program again.
     let link = create(&hook, prog.fd.as_fd(), g)
@@ -374,7 +433,7 @@ fn create(hook: &Hook, prog: BorrowedFd<'_>, g: &Globals) -> Result<OwnedFd> {
             if k::pmu_type("uprobe").is_none() {
                 anyhow::bail!("this kernel has no uprobe support (no uprobe PMU in /sys/bus/event_source/devices)");
             }
-            let event = k::open_uprobe(&path, base + offset, *retprobe, *pid).map_err(|e| {
+            let event = k::open_uprobe(&path, base + offset, *retprobe, *pid, 0).map_err(|e| {
                 let target = format!("{}:{symbol}", path.display());
                 match (e.raw_os_error(), pid) {
                     (Some(libc::ESRCH), Some(p)) => anyhow::anyhow!("{what} {target}: no process {p}"),
@@ -430,7 +489,7 @@ fn create(hook: &Hook, prog: BorrowedFd<'_>, g: &Globals) -> Result<OwnedFd> {
                 )
             })
         }
-        Hook::Usdt(t) => anyhow::bail!("usdt {t}: needs the object file"),
+        Hook::Usdt { .. } => anyhow::bail!("usdt: attached by usdt::attach"),
     }
 }
 
@@ -513,6 +572,15 @@ mod tests {
             })
         );
         assert_eq!(
+            Hook::parse(&words("usdt /opt/a:b/x:prov:hit pid 7")).ok(),
+            Some(Hook::Usdt {
+                path: "/opt/a:b/x".into(),
+                provider: "prov".into(),
+                name: "hit".into(),
+                pid: Some(7)
+            })
+        );
+        assert_eq!(
             Hook::parse(&words("fexit")).ok(),
             Some(Hook::Tracing("fexit"))
         );
@@ -528,6 +596,9 @@ mod tests {
             "kretprobe f+4",
             "uprobe nosymbol",
             "uprobe /x:f pid y",
+            "usdt /x:hit",
+            "usdt /x::hit",
+            "usdt /x:p:n pid",
             "fentry extra",
             "bogus x",
         ] {

@@ -1,0 +1,248 @@
+// `prog attach PROG usdt PATH:PROVIDER:NAME`: what libbpf's bpf_program__attach_usdt does for
+// a program already loaded: write the argument spec into the program's __bpf_usdt_specs map
+// and link a uprobe per probe site with the spec id as BPF cookie; undo it all on failure.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::bpf::prog::ProgInfo;
+use crate::bpf::usdt::{self as u, Note};
+use crate::bpf::{self, attach as k, bpffs, Kind};
+use crate::error::hinted;
+
+/// The probe to attach to.
+pub struct UsdtTarget<'a> {
+    pub path: &'a Path,
+    pub provider: &'a str,
+    pub name: &'a str,
+    pub pid: Option<i32>,
+}
+
+/// What `attach` made: the number of probe sites, and the links (one uprobe_multi link
+/// for every site, or one perf link per site) with their pins.
+pub struct Attached {
+    pub sites: usize,
+    pub link_ids: Vec<u32>,
+    pub pins: Vec<PathBuf>,
+}
+
+/// Name of libbpf's spec map as the kernel keeps it (BPF_OBJ_NAME_LEN cuts it to 15).
+const SPEC_MAP: &str = "__bpf_usdt_spec";
+
+/// What an attachment has done so far; dropped before `commit`, it undoes it: closes the
+/// links (which detaches them), removes the pins and clears the spec slots.
+struct Pending<'a> {
+    specs: BorrowedFd<'a>,
+    value_size: usize,
+    slots: Vec<u32>,
+    links: Vec<OwnedFd>,
+    pins: Vec<PathBuf>,
+    done: bool,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.links.clear();
+        for p in &self.pins {
+            let _ = std::fs::remove_file(p);
+        }
+        let zero = vec![0u8; self.value_size];
+        for slot in &self.slots {
+            let _ = bpf::map::update(self.specs, Some(&slot.to_ne_bytes()), &zero, 0);
+        }
+    }
+}
+
+/// The program's spec map: (fd, value size, max entries).
+fn spec_map(info: &ProgInfo) -> Result<(OwnedFd, usize, u32)> {
+    for id in &info.map_ids {
+        let Ok(fd) = bpf::fd_by_id(Kind::Map, *id) else {
+            continue;
+        };
+        let m = bpf::map::info(fd.as_fd())?;
+        if m.name == SPEC_MAP || m.name == "__bpf_usdt_specs" {
+            if m.key_size != 4 {
+                anyhow::bail!(
+                    "map {} (id {}) has {}-byte keys, not libbpf's USDT spec map",
+                    m.name,
+                    m.id,
+                    m.key_size
+                );
+            }
+            return Ok((fd, m.value_size as usize, m.max_entries));
+        }
+    }
+    Err(hinted(
+        format!(
+            "program {} (id {}) is not a USDT program: it has no __bpf_usdt_specs map to read its arguments from",
+            info.name, info.id
+        ),
+        "write it with libbpf's <bpf/usdt.bpf.h>: SEC(\"usdt\") int BPF_USDT(name, args...)",
+    ))
+}
+
+/// The first spec id whose slot is all zeros and that this attachment has not taken.
+fn free_slot(p: &Pending<'_>, max_entries: u32) -> Result<u32> {
+    let mut value = vec![0u8; p.value_size];
+    for id in 0..max_entries {
+        if p.slots.contains(&id) {
+            continue;
+        }
+        let found = bpf::map::lookup(p.specs, Some(&id.to_ne_bytes()), &mut value, 0)
+            .context("reading the program's __bpf_usdt_specs map")?;
+        if found && value.iter().all(|&b| b == 0) {
+            return Ok(id);
+        }
+    }
+    anyhow::bail!("the program's __bpf_usdt_specs map has no free slot ({max_entries} in use)")
+}
+
+fn sites<'n>(all: &'n [Note], path: &Path, t: &UsdtTarget<'_>) -> Result<Vec<&'n Note>> {
+    let sites: Vec<&Note> = all
+        .iter()
+        .filter(|n| n.provider == t.provider && n.name == t.name)
+        .collect();
+    if !sites.is_empty() {
+        return Ok(sites);
+    }
+    let mut known: Vec<String> = all
+        .iter()
+        .map(|n| format!("{}:{}", n.provider, n.name))
+        .collect();
+    known.dedup();
+    let hint = if known.is_empty() {
+        format!(
+            "{} has no USDT probes at all (no .note.stapsdt section)",
+            path.display()
+        )
+    } else {
+        format!("its probes: {}", known.join(", "))
+    };
+    Err(hinted(
+        format!(
+            "{}: no USDT probe {}:{}",
+            path.display(),
+            t.provider,
+            t.name
+        ),
+        hint,
+    ))
+}
+
+/// The pins: `pin` for the first probe site, `<pin>_2`, `<pin>_3`, ... for the others.
+fn pin_paths(pin: &Path, n: usize) -> Result<Vec<PathBuf>> {
+    let mut v = vec![pin.to_path_buf()];
+    for i in 2..=n {
+        let p = PathBuf::from(format!("{}_{i}", pin.display()));
+        bpffs::check_pin_path(&p)?;
+        v.push(p);
+    }
+    Ok(v)
+}
+
+/// Attach `prog` to every site of the probe.
+pub fn attach(
+    prog: BorrowedFd<'_>,
+    info: &ProgInfo,
+    t: &UsdtTarget<'_>,
+    pin: &Path,
+) -> Result<Attached> {
+    let path = std::fs::canonicalize(t.path)
+        .with_context(|| format!("usdt: binary {}: no such file", t.path.display()))?;
+    let all = u::notes(&path)?;
+    let sites = sites(&all, &path, t)?;
+    let (specs, value_size, max_entries) = spec_map(info)?;
+    if k::pmu_type("uprobe").is_none() {
+        anyhow::bail!(
+            "this kernel has no uprobe support (no uprobe PMU in /sys/bus/event_source/devices)"
+        );
+    }
+    let target = format!("{}:{}:{}", path.display(), t.provider, t.name);
+    let mut p = Pending {
+        specs: specs.as_fd(),
+        value_size,
+        slots: Vec::new(),
+        links: Vec::new(),
+        pins: Vec::new(),
+        done: false,
+    };
+    // One spec per distinct argument string, as libbpf does.
+    let mut spec_of: Vec<(&str, u32)> = Vec::new();
+    for site in &sites {
+        if spec_of.iter().any(|(a, _)| *a == site.args) {
+            continue;
+        }
+        let bytes =
+            u::spec_bytes(&site.args, value_size).with_context(|| format!("usdt {target}"))?;
+        let slot = free_slot(&p, max_entries)?;
+        p.slots.push(slot);
+        bpf::map::update(p.specs, Some(&slot.to_ne_bytes()), &bytes, 0)
+            .context("writing the USDT argument spec into __bpf_usdt_specs")?;
+        spec_of.push((&site.args, slot));
+    }
+    let slot_of = |site: &Note| {
+        spec_of
+            .iter()
+            .find(|(a, _)| *a == site.args)
+            .map_or(0, |(_, s)| *s)
+    };
+    // libbpf loads SEC("usdt") programs for uprobe_multi links when the kernel has them;
+    // a program loaded that way refuses perf links, one loaded the other way refuses
+    // uprobe_multi (EINVAL both), so try the one link for every site first.
+    let multi: Vec<(u64, u64, u64)> = sites
+        .iter()
+        .map(|s| (s.offset, s.semaphore, u64::from(slot_of(s))))
+        .collect();
+    match u::uprobe_multi_link(prog, &path, &multi, t.pid) {
+        Ok(link) => p.links.push(link),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            for site in &sites {
+                let event = k::open_uprobe(&path, site.offset, false, t.pid, site.semaphore)
+                    .map_err(|e| match (e.raw_os_error(), t.pid) {
+                        (Some(libc::ESRCH), Some(pid)) => {
+                            anyhow::anyhow!("usdt {target}: no process {pid}")
+                        }
+                        _ => bpf::kernel_error(
+                            e,
+                            format!(
+                                "opening a uprobe on usdt {target} at offset {:#x}",
+                                site.offset
+                            ),
+                        ),
+                    })?;
+                let link = u::perf_link_with_cookie(prog, event.as_fd(), u64::from(slot_of(site)))
+                    .map_err(|e| bpf::kernel_error(e, format!("linking to usdt {target}")))?;
+                p.links.push(link);
+            }
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) && t.pid.is_some() => {
+            anyhow::bail!("usdt {target}: no process {}", t.pid.unwrap_or_default())
+        }
+        Err(e) => return Err(bpf::kernel_error(e, format!("linking to usdt {target}"))),
+    }
+    let ids: Vec<u32> = p
+        .links
+        .iter()
+        .map(|l| {
+            bpf::fdinfo_field(l.as_fd(), "link_id")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_default()
+        })
+        .collect();
+    let pins = pin_paths(pin, p.links.len())?;
+    for (link, path) in p.links.iter().zip(&pins) {
+        bpf::obj_pin(link.as_fd(), path)?;
+        p.pins.push(path.clone());
+    }
+    p.done = true;
+    Ok(Attached {
+        sites: sites.len(),
+        link_ids: ids,
+        pins: p.pins.clone(),
+    })
+}
