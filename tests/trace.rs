@@ -47,53 +47,6 @@ fn run_target(n: u32) -> u32 {
     pid
 }
 
-/// The trace_events fixture loaded with loadall: programs under <dir>/p, maps under <dir>/m.
-struct Loaded {
-    dir: PinDir,
-}
-
-impl Loaded {
-    fn new() -> Loaded {
-        let dir = PinDir::new();
-        let obj = fixture("trace_events").display().to_string();
-        let (code, _, err) = run(&[
-            "prog",
-            "loadall",
-            &obj,
-            &dir.join("p"),
-            "pinmaps",
-            &dir.join("m"),
-        ]);
-        assert_eq!(code, 0, "loadall: {err}");
-        Loaded { dir }
-    }
-    fn prog(&self, name: &str) -> String {
-        self.dir.join(&format!("p/{name}"))
-    }
-    fn map(&self, name: &str) -> String {
-        self.dir.join(&format!("m/{name}"))
-    }
-    fn prog_id(&self, name: &str) -> u64 {
-        run_json(&["-j", "prog", "show", "pinned", &self.prog(name)])["id"]
-            .as_u64()
-            .unwrap()
-    }
-    /// Attach with rbt; returns (link pin, link id).
-    fn attach(&self, prog: &str, hook: &[&str]) -> (String, u64) {
-        let pin = self.dir.join(&format!("{prog}_{}", hook[0]));
-        let p = self.prog(prog);
-        let mut args = vec!["prog", "attach", "pinned", &p];
-        args.extend_from_slice(hook);
-        args.extend_from_slice(&["--pin", &pin]);
-        let (code, _, err) = run(&args);
-        assert_eq!(code, 0, "attach {prog} {hook:?}: {err}");
-        let id = run_json(&["-j", "link", "show", "pinned", &pin])["id"]
-            .as_u64()
-            .unwrap();
-        (pin, id)
-    }
-}
-
 /// Link ids of every link that runs program `prog_id`.
 fn links_of(prog_id: u64) -> Vec<u64> {
     run_json(&["-j", "link", "show"])
@@ -213,7 +166,7 @@ fn tracepoint_events_reach_ringbuf_and_perf_array() {
     if !kernel_ready("tracepoint attach") {
         return;
     }
-    let l = Loaded::new();
+    let l = Loaded::new("trace_events");
     let (pin, id) = l.attach(
         "rbt_tp_getppid",
         &["tracepoint", "syscalls:sys_enter_getppid"],
@@ -269,7 +222,7 @@ fn tracelog_streams_bpf_printk_as_json_lines() {
         return;
     }
     let _only_reader = TRACE_PIPE.lock().unwrap_or_else(|e| e.into_inner());
-    let l = Loaded::new();
+    let l = Loaded::new("trace_events");
     l.attach(
         "rbt_tp_getppid",
         &["tracepoint", "syscalls:sys_enter_getppid"],
@@ -297,7 +250,7 @@ fn uprobe_and_uretprobe_fire_on_the_test_binary() {
     if !kernel_ready("uprobe attach") {
         return;
     }
-    let l = Loaded::new();
+    let l = Loaded::new("trace_events");
     let bin = target_bin().display().to_string();
     let target = format!("{bin}:rbt_uprobe_target");
     let (up_pin, _) = l.attach("rbt_uprobe", &["uprobe", &target]);
@@ -383,7 +336,7 @@ fn perf_show_matches_bpftool_and_adds_link_held_attachments() {
     if !kernel_ready("perf show") {
         return;
     }
-    let l = Loaded::new();
+    let l = Loaded::new("trace_events");
     let (raw_pin, raw_id) = l.attach("rbt_raw_enter", &["raw_tracepoint", "sys_enter"]);
     let (_, tp_id) = l.attach(
         "rbt_tp_getppid",
@@ -476,7 +429,7 @@ fn attach_errors_say_what_is_missing_and_leave_nothing() {
     if !kernel_ready("attach errors") {
         return;
     }
-    let l = Loaded::new();
+    let l = Loaded::new("trace_events");
     attach_fails(
         &l,
         "rbt_kprobe",
@@ -597,7 +550,7 @@ fn streams_end_cleanly_on_signals_and_closed_stdout() {
     if !kernel_ready("stream ends") {
         return;
     }
-    let l = Loaded::new();
+    let l = Loaded::new("trace_events");
     l.attach(
         "rbt_tp_getppid",
         &["tracepoint", "syscalls:sys_enter_getppid"],
@@ -658,7 +611,7 @@ fn events_refuses_maps_that_carry_no_events() {
     if !kernel_ready("events errors") {
         return;
     }
-    let l = Loaded::new();
+    let l = Loaded::new("trace_events");
     let cnt = l.map("rbt_trace_cnt");
     let (code, _, err) = run(&["perf", "events", "pinned", &cnt, "--count", "1"]);
     assert_eq!(code, 1);
@@ -680,7 +633,7 @@ fn events_are_typed_with_btf() {
     if !kernel_ready("typed events") {
         return;
     }
-    let l = Loaded::new();
+    let l = Loaded::new("trace_events");
     l.attach(
         "rbt_tp_getppid",
         &["tracepoint", "syscalls:sys_enter_getppid"],
@@ -769,7 +722,7 @@ fn perf_show_matches_bpftool_for_an_ioctl_attached_tracepoint() {
     if !kernel_ready("perf show ioctl") {
         return;
     }
-    let l = Loaded::new();
+    let l = Loaded::new("trace_events");
     if !Path::new("/sys/kernel/tracing/events").is_dir() {
         // rbt mounts tracefs when it needs it
         let (code, _, err) = run(&["perf", "tracelog", "--duration", "0s"]);

@@ -93,45 +93,12 @@ fn entries(dir: &Path) -> Vec<String> {
     v
 }
 
-/// The fixture loaded with loadall: programs under <dir>/p, maps under <dir>/m.
-struct Loaded {
-    dir: PinDir,
-}
-
-impl Loaded {
-    fn new() -> Loaded {
-        let dir = PinDir::new();
-        let obj = fixture("trace_usdt").display().to_string();
-        let (code, _, err) = run(&[
-            "prog",
-            "loadall",
-            &obj,
-            &dir.join("p"),
-            "pinmaps",
-            &dir.join("m"),
-        ]);
-        assert_eq!(code, 0, "loadall: {err}");
-        Loaded { dir }
-    }
-    fn prog(&self, name: &str) -> String {
-        self.dir.join(&format!("p/{name}"))
-    }
-    fn map(&self, name: &str) -> String {
-        self.dir.join(&format!("m/{name}"))
-    }
-    fn prog_id(&self, name: &str) -> u64 {
-        run_json(&["-j", "prog", "show", "pinned", &self.prog(name)])["id"]
-            .as_u64()
-            .unwrap()
-    }
-}
-
 #[test]
 fn usdt_arguments_reach_the_program_until_detach() {
     if !kernel_ready("usdt attach") {
         return;
     }
-    let l = Loaded::new();
+    let l = Loaded::new("trace_usdt");
     let specs = l.map("__bpf_usdt_specs");
     assert!(used_spec_slots(&specs).is_empty());
 
@@ -207,7 +174,7 @@ fn usdt_semaphore_is_raised_by_the_kernel_while_attached() {
     if !kernel_ready("usdt attach") {
         return;
     }
-    let l = Loaded::new();
+    let l = Loaded::new("trace_usdt");
     let o1 = target("-O1");
     let probe = format!("{}:rbt_test:sem", o1.display());
     let map = l.map("rbt_usdt_seen");
@@ -236,7 +203,7 @@ fn usdt_bad_input_fails_and_leaves_nothing() {
     if !kernel_ready("usdt attach") {
         return;
     }
-    let l = Loaded::new();
+    let l = Loaded::new("trace_usdt");
     let specs = l.map("__bpf_usdt_specs");
     let o1 = target("-O1").display().to_string();
     let cases: Vec<(&str, String, Vec<&str>, i32, &str)> = vec![

@@ -227,3 +227,55 @@ pub fn assert_same_fields(rbt: &Value, bpftool: &Value, skip: &[&str]) -> usize 
     }
     compared
 }
+
+/// A fixture loaded with `rbt prog loadall`: programs under <dir>/p, maps under <dir>/m,
+/// all removed with the dir.
+pub struct Loaded {
+    pub dir: PinDir,
+}
+
+impl Loaded {
+    pub fn new(fixture_name: &str) -> Loaded {
+        let dir = PinDir::new();
+        let obj = fixture(fixture_name).display().to_string();
+        let (code, _, err) = run(&[
+            "prog",
+            "loadall",
+            &obj,
+            &dir.join("p"),
+            "pinmaps",
+            &dir.join("m"),
+        ]);
+        assert_eq!(code, 0, "loadall {fixture_name}: {err}");
+        Loaded { dir }
+    }
+
+    pub fn prog(&self, name: &str) -> String {
+        self.dir.join(&format!("p/{name}"))
+    }
+
+    pub fn map(&self, name: &str) -> String {
+        self.dir.join(&format!("m/{name}"))
+    }
+
+    pub fn prog_id(&self, name: &str) -> u64 {
+        run_json(&["-j", "prog", "show", "pinned", &self.prog(name)])["id"]
+            .as_u64()
+            .expect("program id")
+    }
+
+    /// Attach a program with `rbt prog attach`; returns (link pin, link id).
+    pub fn attach(&self, prog: &str, hook: &[&str]) -> (String, u64) {
+        let pin = self.dir.join(&format!("{prog}_{}", hook[0]));
+        let p = self.prog(prog);
+        let mut args = vec!["prog", "attach", "pinned", &p];
+        args.extend_from_slice(hook);
+        args.extend_from_slice(&["--pin", &pin]);
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 0, "attach {prog} {hook:?}: {err}");
+        let id = run_json(&["-j", "link", "show", "pinned", &pin])["id"]
+            .as_u64()
+            .expect("link id");
+        (pin, id)
+    }
+}
