@@ -67,6 +67,20 @@ pub fn xdp_query(ifindex: u32) -> Result<XdpState> {
     })
 }
 
+/// The attach options and flags for an XDP change: with `old`, the kernel checks (under
+/// XDP_FLAGS_REPLACE) that `old` is still the attached program.
+fn replace_opts(flags: u32, old: Option<BorrowedFd<'_>>) -> (libbpf_sys::bpf_xdp_attach_opts, u32) {
+    let opts = libbpf_sys::bpf_xdp_attach_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_xdp_attach_opts>() as _,
+        old_prog_fd: old.map_or(-1, |f| f.as_raw_fd()),
+        ..Default::default()
+    };
+    match old {
+        Some(_) => (opts, flags | XDP_FLAGS_REPLACE),
+        None => (opts, flags),
+    }
+}
+
 /// Attach `prog` to `ifindex` with XDP `flags`; with `old`, the kernel checks (under
 /// XDP_FLAGS_REPLACE) that `old` is the program it replaces. Returns the raw errno on failure
 /// so the caller can explain it.
@@ -76,16 +90,7 @@ pub fn xdp_attach(
     flags: u32,
     old: Option<BorrowedFd<'_>>,
 ) -> std::result::Result<(), std::io::Error> {
-    let opts = libbpf_sys::bpf_xdp_attach_opts {
-        sz: std::mem::size_of::<libbpf_sys::bpf_xdp_attach_opts>() as _,
-        old_prog_fd: old.map_or(-1, |f| f.as_raw_fd()),
-        ..Default::default()
-    };
-    let flags = if old.is_some() {
-        flags | XDP_FLAGS_REPLACE
-    } else {
-        flags
-    };
+    let (opts, flags) = replace_opts(flags, old);
     // SAFETY: `opts` is a valid, sized bpf_xdp_attach_opts; the fds are live.
     let ret = unsafe { libbpf_sys::bpf_xdp_attach(ifindex as i32, prog.as_raw_fd(), flags, &opts) };
     if ret != 0 {
@@ -101,16 +106,7 @@ pub fn xdp_detach(
     flags: u32,
     old: Option<BorrowedFd<'_>>,
 ) -> std::result::Result<(), std::io::Error> {
-    let opts = libbpf_sys::bpf_xdp_attach_opts {
-        sz: std::mem::size_of::<libbpf_sys::bpf_xdp_attach_opts>() as _,
-        old_prog_fd: old.map_or(-1, |f| f.as_raw_fd()),
-        ..Default::default()
-    };
-    let flags = if old.is_some() {
-        flags | XDP_FLAGS_REPLACE
-    } else {
-        flags
-    };
+    let (opts, flags) = replace_opts(flags, old);
     // SAFETY: `opts` is a valid, sized bpf_xdp_attach_opts; the fd is live.
     let ret = unsafe { libbpf_sys::bpf_xdp_detach(ifindex as i32, flags, &opts) };
     if ret != 0 {

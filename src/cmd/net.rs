@@ -580,6 +580,21 @@ struct AttachCtx<'a> {
     relative: Option<(u32, Resolved)>,
 }
 
+impl AttachCtx<'_> {
+    /// The plain attach of this program to `dev`, before looking at what is attached there.
+    fn planned_attach(&self, dev: &str, ifindex: u32) -> Change {
+        Change {
+            devname: dev.to_string(),
+            ifindex,
+            attach_type: self.t.word(),
+            prog_id: self.prog.id,
+            action: "attach".into(),
+            replaces: None,
+            message: String::new(),
+        }
+    }
+}
+
 fn xdp_mode_of(state: kn::XdpState, id: u32) -> Option<XdpMode> {
     if id == 0 {
         None
@@ -639,15 +654,7 @@ fn xdp_error(err: std::io::Error, dev: &str, mode: XdpMode, what: &str) -> anyho
 fn attach_xdp(c: &AttachCtx<'_>, mode: XdpMode, dev: &str, ifindex: u32) -> Result<(Change, Undo)> {
     let state = kn::xdp_query(ifindex)?;
     let (current, current_mode) = xdp_current(state, mode);
-    let mut change = Change {
-        devname: dev.to_string(),
-        ifindex,
-        attach_type: c.t.word(),
-        prog_id: c.prog.id,
-        action: "attach".into(),
-        replaces: None,
-        message: String::new(),
-    };
+    let mut change = c.planned_attach(dev, ifindex);
     let label = program_label(c.info);
     if current == c.prog.id {
         change.action = "none".into();
@@ -772,15 +779,7 @@ fn link_pin_path(c: &AttachCtx<'_>, dev: &str) -> PathBuf {
 
 fn attach_tc(c: &AttachCtx<'_>, dir: Direction, dev: &str, ifindex: u32) -> Result<(Change, Undo)> {
     let label = program_label(c.info);
-    let mut change = Change {
-        devname: dev.to_string(),
-        ifindex,
-        attach_type: c.t.word(),
-        prog_id: c.prog.id,
-        action: "attach".into(),
-        replaces: None,
-        message: String::new(),
-    };
+    let mut change = c.planned_attach(dev, ifindex);
     let filters = net_netlink::tc_filters(ifindex, dir)?;
     let in_slot = |f: &TcFilter| {
         c.w.prio.is_none_or(|p| p == f.priority) && c.w.handle.is_none_or(|h| h == f.handle)
@@ -905,15 +904,7 @@ fn attach_tcx(
     ifindex: u32,
 ) -> Result<(Change, Undo)> {
     let label = program_label(c.info);
-    let mut change = Change {
-        devname: dev.to_string(),
-        ifindex,
-        attach_type: c.t.word(),
-        prog_id: c.prog.id,
-        action: "attach".into(),
-        replaces: None,
-        message: String::new(),
-    };
+    let mut change = c.planned_attach(dev, ifindex);
     let chain = kn::tcx_query(ifindex, dir)?;
     if chain.iter().any(|e| e.prog_id == c.prog.id) {
         change.action = "none".into();
