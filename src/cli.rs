@@ -67,10 +67,7 @@ pub enum Object {
         verb: Option<ProgVerb>,
     },
     /// Show, dump and edit BPF maps (typed by BTF), create, pin and freeze them.
-    #[command(
-        after_help = "MAP := id N | pinned FILE | name NAME (a bare /path means pinned)\n\
-An object alone runs `show`: `rbt map` = `rbt map show`.\n\nExamples:\n  rbt map show\n  rbt map dump name flows\n  rbt -j map dump pinned /sys/fs/bpf/flows | jq '.[] | select(.value.packets > 100)'"
-    )]
+    #[command(after_help = "An object alone runs `show`: `rbt map` = `rbt map show`.")]
     Map {
         #[command(subcommand)]
         verb: Option<MapVerb>,
@@ -96,65 +93,46 @@ An object alone runs `show`: `rbt map` = `rbt map show`.\n\nExamples:\n  rbt map
     /// Generate a shell completion script on stdout.
     #[command(
         after_help = "bash, zsh and fish scripts ask rbt for candidates at each TAB: live ids with \
-names, pinned paths, interfaces, type names.\n\nExamples:\n  \
-rbt completions bash > ~/.local/share/bash-completion/completions/rbt\n  \
-rbt completions zsh > ~/.zfunc/_rbt\n  \
-rbt completions fish > ~/.config/fish/completions/rbt.fish"
+names, pinned paths, interfaces, type names."
     )]
     Completions {
-        /// The shell: bash, zsh or fish.
-        shell: clap_complete::Shell,
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
     },
     /// Write one man page per object and verb into DIR.
-    #[command(after_help = "Example:\n  rbt man ~/.local/share/man/man1 && man rbt-prog-load")]
     Man {
-        /// Where to write the pages.
-        #[arg(value_hint = clap::ValueHint::DirPath)]
-        dir: PathBuf,
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
     },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ProgVerb {
     /// Show every loaded program, or the ones PROG names.
-    #[command(
-        visible_alias = "list",
-        after_help = "PROG := id N | pinned FILE | name NAME | tag HEX (a bare /path means pinned)\n\nExamples:\n  rbt prog show\n  rbt prog show id 7\n  rbt -j prog show pinned /sys/fs/bpf/xdp_drop | jq .name"
-    )]
+    #[command(visible_alias = "list")]
     Show {
-        /// The program handle: id N | pinned FILE | name NAME | tag HEX.
-        #[arg(value_name = "PROG", num_args = 0..=2)]
-        handle: Vec<String>,
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
     },
     /// Pin a loaded program at FILE on a bpffs.
-    #[command(after_help = "Example:\n  rbt prog pin id 7 /sys/fs/bpf/mine")]
     Pin {
-        /// The program handle followed by the pin path: PROG FILE.
-        #[arg(value_name = "PROG FILE", num_args = 2..=3, required = true)]
-        args: Vec<String>,
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
     },
     /// Load the first program of OBJ and pin it at PATH.
     #[command(
         after_help = "PATH defaults to /sys/fs/bpf/<stem>, the file name without `.o` and `.bpf`.\n\
-Options after OBJ [PATH], as in bpftool:\n  type TYPE                    program type when the section name does not say it\n  map {idx N | name NAME} MAP  reuse an existing map (MAP := id N | pinned FILE | name NAME)\n  pinmaps DIR                  pin every map of the object under DIR\n  autoattach                   attach each program by its section name, pin links at <pin>_link\n\n\
-Examples:\n  rbt prog load examples/xdp_drop.bpf.o\n  rbt prog load drop.o /sys/fs/bpf/drop type xdp map name drop_cnt pinned /sys/fs/bpf/cnt"
+Options after OBJ [PATH], as in bpftool:\n  type TYPE                    program type when the section name does not say it\n  map {idx N | name NAME} MAP  reuse an existing map\n  pinmaps DIR                  pin every map of the object under DIR\n  autoattach                   attach each program by its section name, pin links at <pin>_link"
     )]
     Load(LoadArgs),
     /// Run a program on test input with BPF_PROG_TEST_RUN and show its return value.
-    #[command(
-        after_help = "PROG data_in FILE [data_out FILE [data_size_out L]] [ctx_in FILE [ctx_out FILE [ctx_size_out M]]] [repeat N]\n\
-FILE `-` is stdin (data_in, ctx_in) or stdout (data_out, ctx_out).\n\n\
-Examples:\n  rbt prog run pinned /sys/fs/bpf/xdp_drop data_in packet.bin repeat 1000\n  rbt -j prog run id 7 data_in packet.bin data_out out.bin"
-    )]
+    #[command(after_help = "FILE `-` is stdin (data_in, ctx_in) or stdout (data_out, ctx_out).")]
     Run {
-        /// PROG data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N] ...
-        #[arg(value_name = "ARGS", num_args = 1.., required = true)]
-        args: Vec<String>,
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
     },
     /// Load every program of OBJ and pin each one under DIR.
-    #[command(
-        after_help = "Takes the same options as `prog load`.\n\nExample:\n  rbt prog loadall probes.bpf.o /sys/fs/bpf/probes pinmaps /sys/fs/bpf/probes/maps"
-    )]
+    #[command(after_help = "Takes the same options as `prog load`.")]
     Loadall(LoadArgs),
     /// Attach a loaded program to a hook through a BPF link, and pin the link.
     #[command(after_help = ATTACH_HELP)]
@@ -166,20 +144,72 @@ Examples:\n  rbt prog run pinned /sys/fs/bpf/xdp_drop data_in packet.bin repeat 
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {
-    /// The BPF object file (ELF, as clang -target bpf writes it).
-    #[arg(value_name = "OBJ")]
-    pub obj: PathBuf,
-    /// [PATH] [type TYPE] [map {idx N | name NAME} MAP]... [pinmaps DIR]
-    #[arg(value_name = "ARGS", add = crate::complete::Keywords(&["type", "map", "pinmaps"]))]
-    pub rest: Vec<String>,
+    #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+    pub words: Vec<String>,
     /// Write the whole verifier log to FILE (also on success).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
 }
 
-/// The clap command with the version line filled in (rbt's and the libbpf it carries).
+/// The clap command with the version line filled in (rbt's and the libbpf it carries), and
+/// every object's and verb's usage line, definitions and examples taken from the grammar.
 pub fn command() -> clap::Command {
-    Cli::command().version(crate::bpf::version_line())
+    let mut root = Cli::command().version(crate::bpf::version_line());
+    for object in names(&root) {
+        root = root.mut_subcommand(&object, |cmd| object_help(cmd, &object));
+    }
+    root
+}
+
+fn names(cmd: &clap::Command) -> Vec<String> {
+    cmd.get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect()
+}
+
+/// An object's help: each verb's usage line, and the verbs' own help from the grammar.
+fn object_help(mut cmd: clap::Command, object: &str) -> clap::Command {
+    let verbs = names(&cmd);
+    for verb in &verbs {
+        cmd = cmd.mut_subcommand(verb, |v| {
+            let usage = crate::grammar::syntax(object, verb).map(|s| s.usage(has_options(&v)));
+            with_grammar(v, object, verb, usage)
+        });
+    }
+    let usage = if verbs.is_empty() {
+        crate::grammar::syntax(object, "").map(|s| s.usage(has_options(&cmd)))
+    } else {
+        let lines: Vec<String> = verbs
+            .iter()
+            .filter_map(|v| crate::grammar::syntax(object, v).map(|s| s.usage(false)))
+            .collect();
+        Some(lines.join("\n       "))
+    };
+    with_grammar(cmd, object, "", usage)
+}
+
+fn with_grammar(
+    cmd: clap::Command,
+    object: &str,
+    verb: &str,
+    usage: Option<String>,
+) -> clap::Command {
+    let (Some(syntax), Some(usage)) = (crate::grammar::syntax(object, verb), usage) else {
+        return cmd;
+    };
+    let notes = cmd
+        .get_after_help()
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    let help = syntax.help_tail(&notes);
+    cmd.override_usage(usage).after_help(help)
+}
+
+/// Whether a verb takes dash options of its own (beyond --help and the global flags).
+fn has_options(cmd: &clap::Command) -> bool {
+    cmd.get_arguments().any(|a| {
+        !a.is_positional() && !a.is_hide_set() && !a.is_global_set() && a.get_id() != "help"
+    })
 }
 
 /// Parse the process arguments, expanding unique prefixes of objects and verbs the way
@@ -262,23 +292,20 @@ pub enum MapVerb {
     #[command(
         visible_alias = "list",
         after_help = "Fields as bpftool's: id, type, name, flags, bytes_key, bytes_value, max_entries, \
-bytes_memlock, frozen, btf_id, pinned (with -f), pids.\n\nExamples:\n  rbt map show\n  rbt -f map show name flows\n  rbt -j map show id 42 | jq .max_entries"
+bytes_memlock, frozen, btf_id, pinned (with -f), pids."
     )]
     Show {
-        /// The map handle: id N | pinned FILE | name NAME.
-        #[arg(value_name = "MAP", num_args = 0..=2)]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         handle: Vec<String>,
     },
     /// Print every element of MAP, typed by its BTF (streamed, batched).
     #[command(
         after_help = "JSON: an array of {\"key\":..,\"value\":..} (per-CPU maps: \"values\":[{\"cpu\":N,\"value\":..}]),\n\
 one element per line, so `rbt -j map dump A | rbt map update B --from -` copies a map.\n\
---raw prints bpftool's shape: hex byte arrays plus \"formatted\".\n\n\
-Examples:\n  rbt map dump name flows\n  rbt -j map dump pinned /sys/fs/bpf/flows | jq '.[] | select(.value.packets > 100)'\n  rbt map dump id 7 --key-type ipv4 --value-type u64\n  rbt -j map dump id 7 --raw"
+--raw prints bpftool's shape: hex byte arrays plus \"formatted\"."
     )]
     Dump {
-        /// The map handle: id N | pinned FILE | name NAME.
-        #[arg(value_name = "MAP", num_args = 1..=2, required = true)]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         handle: Vec<String>,
         /// bpftool's exact JSON shape (hex byte arrays, plus "formatted" with BTF).
         #[arg(long)]
@@ -294,12 +321,10 @@ a bare word (`eth0`, `PROTO_TCP`), or a --key-type/--value-type text (`10.0.0.1`
 Missing struct members are zero. Per-CPU maps: one value for every CPU, or a JSON array of\n\
 {\"cpu\":N,\"value\":..}. prog_array values: a PROG handle; map-in-map values: a MAP handle.\n\
 --from FILE|- reads JSON lines {\"key\":..,\"value\":..} (or `rbt -j map dump` output) and applies\n\
-them with BPF_MAP_UPDATE_BATCH; a bad line stops everything after it unless --keep-going.\n\n\
-Examples:\n  rbt map update name cnt key 1 0 0 0 value 42 0 0 0 0 0 0 0\n  rbt map update name flows key '{\"saddr\":16777226,\"proto\":\"PROTO_TCP\"}' value '{\"packets\":0}'\n  rbt map update pinned /sys/fs/bpf/jmp key 0 0 0 0 value id 17\n  rbt -j map dump name a | rbt map update name b --from -"
+them with BPF_MAP_UPDATE_BATCH; a bad line stops everything after it unless --keep-going."
     )]
     Update {
-        /// MAP key DATA value VALUE [any|exist|noexist], or MAP with --from.
-        #[arg(value_name = "ARGS", required = true, allow_negative_numbers = true)]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         args: Vec<String>,
         /// Read elements as JSON lines from FILE (`-` for stdin).
         #[arg(long, value_name = "FILE")]
@@ -311,34 +336,23 @@ Examples:\n  rbt map update name cnt key 1 0 0 0 value 42 0 0 0 0 0 0 0\n  rbt m
         types: MapTypeArgs,
     },
     /// Print the element with key DATA; a missing key exits 1 (`null` in JSON).
-    #[command(
-        after_help = "Examples:\n  rbt map lookup name cnt key 1 0 0 0\n  rbt map lookup name flows key '{\"saddr\":16777226,\"proto\":\"PROTO_TCP\"}'\n  rbt -j map lookup id 7 key 10.0.0.1 --key-type ipv4"
-    )]
     Lookup {
-        /// MAP key DATA.
-        #[arg(value_name = "ARGS", required = true, allow_negative_numbers = true)]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         args: Vec<String>,
         #[command(flatten)]
         types: MapTypeArgs,
     },
     /// Print the key after DATA (the first key without one).
-    #[command(
-        after_help = "JSON: {\"key\":<typed>|null,\"next_key\":<typed>|null}.\n\nExamples:\n  rbt map getnext name flows\n  rbt map getnext id 7 key 1 0 0 0"
-    )]
+    #[command(after_help = "JSON: {\"key\":<typed>|null,\"next_key\":<typed>|null}.")]
     Getnext {
-        /// MAP [key DATA].
-        #[arg(value_name = "ARGS", required = true, allow_negative_numbers = true)]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         args: Vec<String>,
         #[command(flatten)]
         types: MapTypeArgs,
     },
     /// Delete the element with key DATA, or every element with --all.
-    #[command(
-        after_help = "Examples:\n  rbt map delete name cnt key 1 0 0 0\n  rbt map delete name flows key '{\"saddr\":16777226}'\n  rbt map delete pinned /sys/fs/bpf/flows --all"
-    )]
     Delete {
-        /// MAP key DATA, or MAP with --all.
-        #[arg(value_name = "ARGS", required = true, allow_negative_numbers = true)]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         args: Vec<String>,
         /// Delete every element (batch delete where the kernel has it).
         #[arg(long)]
@@ -347,10 +361,8 @@ Examples:\n  rbt map update name cnt key 1 0 0 0 value 42 0 0 0 0 0 0 0\n  rbt m
         types: MapTypeArgs,
     },
     /// Pin a map at FILE on a bpffs.
-    #[command(after_help = "Example:\n  rbt map pin id 42 /sys/fs/bpf/flows")]
     Pin {
-        /// MAP FILE.
-        #[arg(value_name = "MAP FILE", num_args = 2..=3, required = true)]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         args: Vec<String>,
     },
     /// Create a map and pin it at FILE.
@@ -358,68 +370,50 @@ Examples:\n  rbt map update name cnt key 1 0 0 0 value 42 0 0 0 0 0 0 0\n  rbt m
         after_help = "FILE type TYPE key KEY_SIZE value VALUE_SIZE entries N name NAME [flags F] [inner_map MAP]\n\
 F is a number or symbolic names joined by `,` or `|`: no_prealloc, no_common_lru, numa_node, rdonly,\n\
 wronly, stack_build_id, zero_seed, rdonly_prog, wronly_prog, clone, mmapable, preserve_elems,\n\
-inner_map, link, path_fd, vtype_btf_obj_fd, token_fd, segv_on_fault, no_user_conv.\n\n\
-Examples:\n  rbt map create /sys/fs/bpf/cnt type hash key 4 value 8 entries 1024 name cnt flags no_prealloc\n  rbt map create /sys/fs/bpf/outer type array_of_maps key 4 value 4 entries 8 name outer inner_map pinned /sys/fs/bpf/cnt"
+inner_map, link, path_fd, vtype_btf_obj_fd, token_fd, segv_on_fault, no_user_conv."
     )]
     Create {
-        /// FILE type TYPE key N value N entries N name NAME [flags F] [inner_map MAP]
-        #[arg(value_name = "ARGS", required = true)]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         args: Vec<String>,
     },
     /// Print the head of a queue or stack (or test a bloom filter) without removing it.
-    #[command(
-        after_help = "Examples:\n  rbt map peek pinned /sys/fs/bpf/q\n  rbt map peek name bloom value 1 0 0 0"
-    )]
     Peek {
-        /// MAP [value DATA] (bloom filters).
-        #[arg(value_name = "ARGS", required = true, allow_negative_numbers = true)]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         args: Vec<String>,
         #[command(flatten)]
         types: MapTypeArgs,
     },
     /// Push VALUE onto a stack or queue (or add it to a bloom filter).
-    #[command(
-        after_help = "Example:\n  rbt map push pinned /sys/fs/bpf/stack value 1 0 0 0 0 0 0 0"
-    )]
     Push {
-        /// MAP value VALUE.
-        #[arg(value_name = "ARGS", required = true, allow_negative_numbers = true)]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         args: Vec<String>,
         #[command(flatten)]
         types: MapTypeArgs,
     },
     /// Add VALUE to the tail of a queue (same as push).
-    #[command(after_help = "Example:\n  rbt map enqueue pinned /sys/fs/bpf/q value 7")]
     Enqueue {
-        /// MAP value VALUE.
-        #[arg(value_name = "ARGS", required = true, allow_negative_numbers = true)]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         args: Vec<String>,
         #[command(flatten)]
         types: MapTypeArgs,
     },
     /// Remove and print the top of a stack or the head of a queue.
-    #[command(after_help = "Example:\n  rbt map pop pinned /sys/fs/bpf/stack")]
     Pop {
-        /// MAP.
-        #[arg(value_name = "ARGS", required = true)]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         args: Vec<String>,
         #[command(flatten)]
         types: MapTypeArgs,
     },
     /// Remove and print the head of a queue (same as pop).
-    #[command(after_help = "Example:\n  rbt map dequeue pinned /sys/fs/bpf/q")]
     Dequeue {
-        /// MAP.
-        #[arg(value_name = "ARGS", required = true)]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         args: Vec<String>,
         #[command(flatten)]
         types: MapTypeArgs,
     },
     /// Make a map read-only for user space (BPF programs may still write it).
-    #[command(after_help = "Example:\n  rbt map freeze pinned /sys/fs/bpf/config")]
     Freeze {
-        /// The map handle.
-        #[arg(value_name = "MAP", num_args = 1..=2, required = true)]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         handle: Vec<String>,
     },
     /// Print what a ring buffer or perf event array receives (same as `perf events`).
@@ -432,30 +426,21 @@ Examples:\n  rbt map create /sys/fs/bpf/cnt type hash key 4 value 8 entries 1024
 #[derive(Subcommand, Debug)]
 pub enum LinkVerb {
     /// Show every link, or the one LINK names.
-    #[command(
-        visible_alias = "list",
-        after_help = "LINK := id N | pinned FILE (a bare /path means pinned)\n\nExamples:\n  rbt link show\n  rbt -j link show id 12\n  rbt -f link show pinned /sys/fs/bpf/opensnoop_link"
-    )]
+    #[command(visible_alias = "list")]
     Show {
-        /// The link handle: id N | pinned FILE.
-        #[arg(value_name = "LINK", num_args = 0..=2)]
-        handle: Vec<String>,
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
     },
     /// Pin a link at FILE on a bpffs, so the attachment outlives its holders.
-    #[command(after_help = "Example:\n  rbt link pin id 12 /sys/fs/bpf/my_link")]
     Pin {
-        /// The link handle followed by the pin path: LINK FILE.
-        #[arg(value_name = "LINK FILE", num_args = 2..=3, required = true)]
-        args: Vec<String>,
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
     },
     /// Detach a link (the program stops running there) and remove its pins.
-    #[command(
-        after_help = "The link's pins under /sys/fs/bpf are removed too.\n\nExamples:\n  rbt link detach id 12\n  rbt link detach pinned /sys/fs/bpf/opensnoop_link"
-    )]
+    #[command(after_help = "The link's pins under /sys/fs/bpf are removed too.")]
     Detach {
-        /// The link handle: id N | pinned FILE.
-        #[arg(value_name = "LINK", num_args = 1..=2, required = true)]
-        handle: Vec<String>,
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
     },
 }
 
@@ -463,10 +448,7 @@ pub enum LinkVerb {
 pub enum PerfVerb {
     /// Show programs attached through perf events (kprobe, uprobe, tracepoint, raw_tp),
     /// both those held by a process's fd and those held by a BPF link.
-    #[command(
-        visible_alias = "list",
-        after_help = "Examples:\n  rbt perf show\n  rbt -j perf show | jq '.[] | select(.fd_type == \"tracepoint\")'"
-    )]
+    #[command(visible_alias = "list")]
     Show,
     /// Follow the kernel's trace_pipe (bpf_printk output), mounting tracefs if needed.
     #[command(after_help = TRACELOG_HELP)]
@@ -477,51 +459,31 @@ pub enum PerfVerb {
 }
 
 pub const ATTACH_HELP: &str = "\
-PROG := id N | pinned FILE | name NAME | tag HEX. HOOK is one of:
-  tracepoint CAT:NAME            e.g. syscalls:sys_enter_openat
-  raw_tracepoint NAME            e.g. sched_switch
-  kprobe FUNC[+OFF]              kretprobe FUNC
-  uprobe PATH:SYMBOL[+OFF] [pid P]   uretprobe PATH:SYMBOL [pid P]
-  usdt PATH:PROVIDER:NAME [pid P]    a <sys/sdt.h> probe, for a program written with
-                                 libbpf's <bpf/usdt.bpf.h> (BPF_USDT); a probe with several
-                                 sites gets one uprobe_multi link (or a link per site,
-                                 pinned as <pin>, <pin>_2, ...)
-  fentry | fexit | fmod_ret      (the target is the one the program was loaded for)
-  cgroup PATH TYPE               e.g. cgroup /sys/fs/cgroup cgroup_inet_ingress
+tracepoint: e.g. syscalls:sys_enter_openat; raw_tracepoint: e.g. sched_switch.
+pid P applies to uprobe, uretprobe and usdt. usdt is a <sys/sdt.h> probe, for a program
+written with libbpf's <bpf/usdt.bpf.h> (BPF_USDT); a probe with several sites gets one
+uprobe_multi link (or a link per site, pinned as <pin>, <pin>_2, ...).
+fentry, fexit and fmod_ret attach to the target the program was loaded for.
+cgroup: e.g. cgroup /sys/fs/cgroup/unified cgroup_inet_ingress.
 The link is pinned beside the program's pin as <pin>_link (or <bpffs>/rbt_link_<id>
-when the program is not pinned); --pin PATH chooses. A failed attach leaves nothing.
-
-Examples:
-  rbt prog attach name handle_openat tracepoint syscalls:sys_enter_openat
-  rbt prog attach pinned /sys/fs/bpf/p uprobe /usr/bin/bash:readline --pin /sys/fs/bpf/rl
-  rbt prog attach pinned /sys/fs/bpf/o/on_query usdt /usr/sbin/mysqld:mysql:query__start
-  rbt link detach pinned /sys/fs/bpf/p_link";
+when the program is not pinned); --pin PATH chooses. A failed attach leaves nothing.";
 
 pub const TRACELOG_HELP: &str = "\
 Streams until Ctrl-C, SIGTERM, a closed stdout, --count or --duration. With --json each
 line is {\"task\",\"pid\",\"cpu\",\"flags\",\"timestamp\",\"message\"}.
-Exit: 0 when it ends on --count, --duration, Ctrl-C, SIGTERM or a closed stdout.
-
-Examples:
-  rbt perf tracelog
-  rbt -j perf tracelog --count 10 | jq -r .message";
+Exit: 0 when it ends on --count, --duration, Ctrl-C, SIGTERM or a closed stdout.";
 
 pub const EVENTS_HELP: &str = "\
-MAP := id N | pinned FILE | name NAME: a BPF_MAP_TYPE_RINGBUF or PERF_EVENT_ARRAY.
+MAP is a BPF_MAP_TYPE_RINGBUF or PERF_EVENT_ARRAY.
 Records print as hex; --type TYPE decodes them with BTF. With --json each line is
 {\"timestamp\",\"cpu\" (perf arrays),\"size\",\"data\"} and lost samples are
 {\"lost\":{\"cpu\",\"count\"}} lines; a summary goes to stderr at the end.
-Exit: 0 when it ends on --count, --duration, Ctrl-C, SIGTERM or a closed stdout.
-
-Examples:
-  rbt perf events name events --count 100
-  rbt -j perf events pinned /sys/fs/bpf/events --type 'struct event' --duration 10s";
+Exit: 0 when it ends on --count, --duration, Ctrl-C, SIGTERM or a closed stdout.";
 
 #[derive(Args, Debug)]
 pub struct AttachArgs {
-    /// PROG HOOK [TARGET...]: see below.
-    #[arg(value_name = "PROG HOOK TARGET", num_args = 2.., required = true)]
-    pub args: Vec<String>,
+    #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+    pub words: Vec<String>,
     /// Pin the link at PATH instead of beside the program's pin.
     #[arg(long, value_name = "PATH")]
     pub pin: Option<PathBuf>,
@@ -545,9 +507,8 @@ pub struct TracelogArgs {
 
 #[derive(Args, Debug)]
 pub struct EventsArgs {
-    /// The map handle: id N | pinned FILE | name NAME.
-    #[arg(value_name = "MAP", num_args = 1..=2, required = true)]
-    pub handle: Vec<String>,
+    #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+    pub words: Vec<String>,
     /// Decode each record as this BTF type (`struct event`, `u64`, ...).
     #[arg(long = "type", value_name = "TYPE")]
     pub type_name: Option<String>,
@@ -566,13 +527,9 @@ pub struct EventsArgs {
 #[derive(Subcommand, Debug)]
 pub enum NetVerb {
     /// Show the XDP, TC and tcx programs attached to interfaces (all, or `dev IF`).
-    #[command(
-        visible_alias = "list",
-        after_help = "Examples:\n  rbt net show\n  rbt net show dev veth0\n  rbt -j net show --netns blue | jq '.[0].xdp'"
-    )]
+    #[command(visible_alias = "list")]
     Show {
-        /// [dev IF]
-        #[arg(value_name = "dev IF", num_args = 0..=2)]
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         words: Vec<String>,
         /// Work on interfaces of another network namespace: NAME (/run/netns/NAME) or PATH.
         #[arg(long, value_name = "NAME|PATH")]
@@ -587,41 +544,22 @@ pub enum NetVerb {
 }
 
 const NET_ATTACH_HELP: &str = "\
-TYPE := xdp | xdpgeneric | xdpdrv | xdpoffload | tc_ingress | tc_egress | tcx_ingress | tcx_egress
-PROG := id N | pinned FILE | name NAME | tag HEX (a bare /path means pinned); left out, the one
-        unattached program of the right type pinned under /sys/fs/bpf is used.
+PROG left out: the one unattached program of the right type pinned under /sys/fs/bpf.
 Options after the interfaces:
   overwrite        XDP: replace the attached program atomically (the kernel checks it is still
                    the one rbt saw); tc: replace the filter in the same prio/handle
   prepend          tcx: put the program first in the chain
-  prio P, handle H tc: the filter's priority and handle (default: chosen by the kernel)
-
-Examples:
-  rbt net attach xdp pinned /sys/fs/bpf/xdp_drop dev veth0
-  rbt net attach xdp dev veth0                      # the one unattached XDP program
-  rbt net attach xdpgeneric id 42 dev veth0 overwrite
-  rbt net attach xdp --link pinned /sys/fs/bpf/xdp_drop dev veth0 dev veth1
-  rbt net attach tc_ingress pinned /sys/fs/bpf/count dev veth0 prio 1 handle 1
-  rbt net attach tcx_egress id 7 dev veth0 --before id=6
-  rbt net attach xdp id 42 dev eth1 --netns blue --dry-run";
+  prio P, handle H tc: the filter's priority and handle (default: chosen by the kernel)";
 
 const NET_DETACH_HELP: &str = "\
-TYPE := xdp | xdpgeneric | xdpdrv | xdpoffload | tc_ingress | tc_egress | tcx_ingress | tcx_egress
 For tc and tcx, PROG (or `prio P handle H` for tc) says which program to remove when several
-are attached; the clsact qdisc is removed when rbt created it and it is now empty.
-
-Examples:
-  rbt net detach xdp dev veth0
-  rbt net detach tc_ingress dev veth0 prio 1 handle 1
-  rbt net detach tcx_ingress id 7 dev veth0 --netns blue";
+are attached; the clsact qdisc is removed when rbt created it and it is now empty.";
 
 #[derive(Args, Debug)]
 pub struct NetAttachArgs {
-    /// xdp | xdpgeneric | xdpdrv | xdpoffload | tc_ingress | tc_egress | tcx_ingress | tcx_egress
-    #[arg(value_name = "TYPE")]
+    #[arg(value_name = "TYPE", hide = true)]
     pub attach_type: String,
-    /// [PROG] dev IF [dev IF]... [overwrite | prepend] [prio P] [handle H]
-    #[arg(value_name = "ARGS", required = true)]
+    #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
     pub rest: Vec<String>,
     /// Work on interfaces of another network namespace: NAME (/run/netns/NAME) or PATH.
     #[arg(long, value_name = "NAME|PATH")]
@@ -645,11 +583,9 @@ pub struct NetAttachArgs {
 
 #[derive(Args, Debug)]
 pub struct NetDetachArgs {
-    /// xdp | xdpgeneric | xdpdrv | xdpoffload | tc_ingress | tc_egress | tcx_ingress | tcx_egress
-    #[arg(value_name = "TYPE")]
+    #[arg(value_name = "TYPE", hide = true)]
     pub attach_type: String,
-    /// [PROG] dev IF [dev IF]... [prio P] [handle H]
-    #[arg(value_name = "ARGS", required = true)]
+    #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
     pub rest: Vec<String>,
     /// Work on interfaces of another network namespace: NAME (/run/netns/NAME) or PATH.
     #[arg(long, value_name = "NAME|PATH")]

@@ -170,7 +170,7 @@ pub struct PinnedProg {
     pub name: String,
 }
 
-/// The rule for a PROG left out (design.md): the one program of one of `types` that is
+/// The rule for a PROG left out: the one program of one of `types` that is
 /// pinned under the bpffs root and not attached. A program counts as attached when a
 /// bpf_link holds it or its id is in `attached` (attachments without links, which only the
 /// caller can see, e.g. netlink XDP and tc filters). None or several: an error listing the

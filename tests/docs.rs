@@ -345,7 +345,7 @@ fn keywords_and_type_names_complete() {
     );
     assert_eq!(
         bash_complete("rbt prog load x.o "),
-        ["type", "map", "pinmaps"]
+        ["type", "map", "pinmaps", "autoattach"]
     );
     let flags = bash_complete("rbt prog show --j");
     assert_eq!(flags, ["--json"]);

@@ -116,7 +116,7 @@ fn link_bad_input_is_refused() {
         (
             vec!["link", "show", "name", "x"],
             2,
-            "unknown link handle `name`",
+            "expected LINK (id N | pinned FILE), found `name`",
         ),
         (vec!["link", "show", "id", "zz"], 2, "invalid link id"),
         (

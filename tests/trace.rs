@@ -518,7 +518,7 @@ fn attach_errors_say_what_is_missing_and_leave_nothing() {
         "rbt_tp_getppid",
         &["bogus", "x"],
         2,
-        "unknown hook `bogus`",
+        "expected HOOK (tracepoint | raw_tracepoint | kprobe",
     );
     // An existing --pin path is refused before anything is attached.
     let taken = l.dir.join("taken");

@@ -11,6 +11,7 @@ use crate::cli::{AttachArgs, Globals};
 use crate::cmd::object_verbs::pins_by_id;
 use crate::cmd::usdt::{self, UsdtTarget};
 use crate::error::{hinted, usage};
+use crate::grammar::{self, Matches};
 use crate::handle::{self, Handle};
 use crate::output::Output;
 
@@ -48,13 +49,9 @@ pub enum Hook {
     },
 }
 
-const HOOKS: &str = "tracepoint, raw_tracepoint, kprobe, kretprobe, uprobe, uretprobe, usdt, fentry, fexit, fmod_ret, cgroup";
-
+/// An offset or address word: decimal or 0x hex.
 fn parse_number(text: &str) -> Option<u64> {
-    match text.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => text.parse().ok(),
-    }
+    crate::grammar::number::parse(text).and_then(|n| u64::try_from(n).ok())
 }
 
 /// `NAME[+OFF]`.
@@ -69,136 +66,97 @@ fn split_offset(text: &str, what: &str) -> Result<(String, u64)> {
     }
 }
 
-/// An optional `pid P` at `words[at]`; returns it and the number of words used so far.
-fn parse_pid(words: &[String], at: usize) -> Result<(Option<i32>, usize)> {
-    if words.get(at).map(String::as_str) != Some("pid") {
-        return Ok((None, at));
-    }
-    let p = words
-        .get(at + 1)
-        .ok_or_else(|| usage("`pid` needs a process id"))?;
-    let pid = p
-        .parse()
-        .map_err(|_| usage(format!("pid `{p}`: expected a number")))?;
-    Ok((Some(pid), at + 2))
+fn usdt_usage(target: &str) -> anyhow::Error {
+    usage(format!(
+        "usdt `{target}`: expected PATH:PROVIDER:NAME, e.g. /usr/bin/python3:python:function__entry"
+    ))
 }
 
 impl Hook {
-    /// Parse `HOOK TARGET...` (the words after PROG).
-    pub fn parse(words: &[String]) -> Result<Hook> {
-        let Some(kind) = words.first() else {
-            return Err(usage(format!(
-                "prog attach: expected a hook after PROG: {HOOKS}"
-            )));
+    /// The hook of a parsed `prog attach` line (its HOOK slot and `pid P`).
+    pub fn from_matches(m: &Matches) -> Result<Hook> {
+        let Some(given) = m.which("HOOK") else {
+            return Err(usage("prog attach: expected a hook after PROG"));
         };
-        let arg = |i: usize, what: &str| {
-            words
-                .get(i)
-                .cloned()
-                .ok_or_else(|| usage(format!("`{kind}` needs {what}")))
-        };
-        let (hook, used) = match kind.as_str() {
-            "tracepoint" | "tp" => {
-                let t = arg(1, "CAT:NAME")?;
-                let (category, name) = t
+        let kind = given.slot.name;
+        let target = given.word(0);
+        let pid = m.number::<i32>("pid")?;
+        let hook = match kind {
+            "tracepoint" => {
+                let (category, name) = target
                     .split_once(':')
-                    .or_else(|| t.split_once('/'))
+                    .or_else(|| target.split_once('/'))
                     .filter(|(c, n)| !c.is_empty() && !n.is_empty())
                     .ok_or_else(|| {
                         usage(format!(
-                            "tracepoint `{t}`: expected CAT:NAME, e.g. syscalls:sys_enter_openat"
+                            "tracepoint `{target}`: expected CAT:NAME, e.g. syscalls:sys_enter_openat"
                         ))
                     })?;
-                (
-                    Hook::Tracepoint {
-                        category: category.into(),
-                        name: name.into(),
-                    },
-                    2,
-                )
+                Hook::Tracepoint {
+                    category: category.into(),
+                    name: name.into(),
+                }
             }
-            "raw_tracepoint" | "raw_tp" => (Hook::RawTracepoint(arg(1, "NAME")?), 2),
+            "raw_tracepoint" => Hook::RawTracepoint(target.to_owned()),
             "kprobe" | "kretprobe" => {
-                let (func, offset) = split_offset(&arg(1, "FUNC[+OFF]")?, kind)?;
+                let (func, offset) = split_offset(target, kind)?;
                 if kind == "kretprobe" && offset != 0 {
                     return Err(usage("kretprobe: a return probe takes no offset"));
                 }
-                (
-                    Hook::Kprobe {
-                        func,
-                        offset,
-                        retprobe: kind == "kretprobe",
-                    },
-                    2,
-                )
+                Hook::Kprobe {
+                    func,
+                    offset,
+                    retprobe: kind == "kretprobe",
+                }
             }
             "uprobe" | "uretprobe" => {
-                let t = arg(1, "PATH:SYMBOL[+OFF]")?;
-                let (path, sym) = t
+                let (path, sym) = target
                     .rsplit_once(':')
                     .filter(|(p, s)| !p.is_empty() && !s.is_empty())
                     .ok_or_else(|| {
                         usage(format!(
-                            "{kind} `{t}`: expected PATH:SYMBOL[+OFF], e.g. /usr/bin/bash:readline"
+                            "{kind} `{target}`: expected PATH:SYMBOL[+OFF], e.g. /usr/bin/bash:readline"
                         ))
                     })?;
                 let (symbol, offset) = split_offset(sym, kind)?;
-                let (pid, used) = parse_pid(words, 2)?;
-                (
-                    Hook::Uprobe {
-                        path: PathBuf::from(path),
-                        symbol,
-                        offset,
-                        retprobe: kind == "uretprobe",
-                        pid,
-                    },
-                    used,
-                )
+                Hook::Uprobe {
+                    path: PathBuf::from(path),
+                    symbol,
+                    offset,
+                    retprobe: kind == "uretprobe",
+                    pid,
+                }
             }
             "usdt" => {
-                let t = arg(1, "PATH:PROVIDER:NAME")?;
-                let mut parts = t.rsplitn(3, ':');
+                let mut parts = target.rsplitn(3, ':');
                 let (Some(name), Some(provider), Some(path)) =
                     (parts.next(), parts.next(), parts.next())
                 else {
-                    return Err(usage(format!(
-                        "usdt `{t}`: expected PATH:PROVIDER:NAME, e.g. /usr/bin/python3:python:function__entry"
-                    )));
+                    return Err(usdt_usage(target));
                 };
                 if [name, provider, path].iter().any(|p| p.is_empty()) {
-                    return Err(usage(format!(
-                        "usdt `{t}`: expected PATH:PROVIDER:NAME, e.g. /usr/bin/python3:python:function__entry"
-                    )));
+                    return Err(usdt_usage(target));
                 }
-                let (pid, used) = parse_pid(words, 2)?;
-                (
-                    Hook::Usdt {
-                        path: PathBuf::from(path),
-                        provider: provider.into(),
-                        name: name.into(),
-                        pid,
-                    },
-                    used,
-                )
+                Hook::Usdt {
+                    path: PathBuf::from(path),
+                    provider: provider.into(),
+                    name: name.into(),
+                    pid,
+                }
             }
-            "fentry" => (Hook::Tracing("fentry"), 1),
-            "fexit" => (Hook::Tracing("fexit"), 1),
-            "fmod_ret" => (Hook::Tracing("fmod_ret"), 1),
-            "cgroup" => (
-                Hook::Cgroup {
-                    path: PathBuf::from(arg(1, "PATH TYPE")?),
-                    attach_type: arg(2, "PATH TYPE")?,
-                },
-                3,
-            ),
-            other => {
-                return Err(usage(format!(
-                    "unknown hook `{other}`: expected one of {HOOKS}"
-                )))
-            }
+            "fentry" => Hook::Tracing("fentry"),
+            "fexit" => Hook::Tracing("fexit"),
+            "fmod_ret" => Hook::Tracing("fmod_ret"),
+            "cgroup" => Hook::Cgroup {
+                path: PathBuf::from(target),
+                attach_type: given.word(1).to_owned(),
+            },
+            other => return Err(usage(format!("internal: hook `{other}` has no parser"))),
         };
-        if let Some(extra) = words.get(used) {
-            return Err(usage(format!("unexpected `{extra}` after the {kind} hook")));
+        if pid.is_some() && !matches!(hook, Hook::Uprobe { .. } | Hook::Usdt { .. }) {
+            return Err(usage(format!(
+                "`pid P` applies to uprobe, uretprobe and usdt hooks, not to {kind}"
+            )));
         }
         Ok(hook)
     }
@@ -270,8 +228,11 @@ fn cgroup_attach_type(name: &str) -> Option<u32> {
 }
 
 pub fn attach(args: &AttachArgs, g: &Globals, out: &mut Output) -> Result<()> {
-    let (handle, used) = handle::parse(Kind::Prog, &args.args)?;
-    let hook = Hook::parse(&args.args[used..])?;
+    let m = grammar::parse("prog", "attach", &args.words)?;
+    let handle = m
+        .handle("PROG")?
+        .ok_or_else(|| usage("prog attach: expected PROG"))?;
+    let hook = Hook::from_matches(&m)?;
     bpffs::ensure_mounted(g.nomount)?;
     let prog = handle::resolve_one(Kind::Prog, &handle)?;
     let info = bpf::prog::info(prog.fd.as_fd())?;
@@ -540,21 +501,26 @@ pub fn autoattach(
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    /// The hook of `prog attach id 1 <line>`.
+    fn hook(line: &str) -> Result<Hook> {
+        let words: Vec<String> = format!("id 1 {line}")
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        Hook::from_matches(&grammar::parse("prog", "attach", &words)?)
     }
 
     #[test]
     fn hooks_parse() {
         assert_eq!(
-            Hook::parse(&words("tracepoint syscalls:sys_enter_getpid")).ok(),
+            hook("tracepoint syscalls:sys_enter_getpid").ok(),
             Some(Hook::Tracepoint {
                 category: "syscalls".into(),
                 name: "sys_enter_getpid".into()
             })
         );
         assert_eq!(
-            Hook::parse(&words("kprobe do_sys_open+0x10")).ok(),
+            hook("kprobe do_sys_open+0x10").ok(),
             Some(Hook::Kprobe {
                 func: "do_sys_open".into(),
                 offset: 16,
@@ -562,7 +528,7 @@ mod tests {
             })
         );
         assert_eq!(
-            Hook::parse(&words("uretprobe /bin/x:main pid 42")).ok(),
+            hook("uretprobe /bin/x:main pid 42").ok(),
             Some(Hook::Uprobe {
                 path: "/bin/x".into(),
                 symbol: "main".into(),
@@ -572,7 +538,7 @@ mod tests {
             })
         );
         assert_eq!(
-            Hook::parse(&words("usdt /opt/a:b/x:prov:hit pid 7")).ok(),
+            hook("usdt /opt/a:b/x:prov:hit pid 7").ok(),
             Some(Hook::Usdt {
                 path: "/opt/a:b/x".into(),
                 provider: "prov".into(),
@@ -580,10 +546,7 @@ mod tests {
                 pid: Some(7)
             })
         );
-        assert_eq!(
-            Hook::parse(&words("fexit")).ok(),
-            Some(Hook::Tracing("fexit"))
-        );
+        assert_eq!(hook("fexit").ok(), Some(Hook::Tracing("fexit")));
     }
 
     #[test]
@@ -599,10 +562,11 @@ mod tests {
             "usdt /x:hit",
             "usdt /x::hit",
             "usdt /x:p:n pid",
+            "tracepoint a:b pid 4",
             "fentry extra",
             "bogus x",
         ] {
-            let err = Hook::parse(&words(bad)).unwrap_err();
+            let err = hook(bad).unwrap_err();
             assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
         }
     }

@@ -1,15 +1,19 @@
 // `completions` and `man`: shell completion scripts and man pages generated from the clap
 // definitions, so help, man pages and completions come from one source.
 
-use std::path::Path;
-
 use anyhow::{Context, Result};
 
+use crate::error::usage;
+use crate::grammar::{self, words::ShellName};
 use crate::output::Output;
 
 /// bash, zsh and fish get the script that asks rbt for candidates at each TAB (so ids,
 /// pins and interfaces are live); other shells get clap_complete's static script.
-pub fn completions(shell: clap_complete::Shell, out: &mut Output) -> Result<()> {
+pub fn completions(words: &[String], out: &mut Output) -> Result<()> {
+    let shell = grammar::parse("completions", "", words)?
+        .choice::<ShellName>("SHELL")?
+        .ok_or_else(|| usage("expected SHELL"))?
+        .shell();
     let script = match crate::complete::registration(shell) {
         Some(script) => script,
         None => {
@@ -24,8 +28,11 @@ pub fn completions(shell: clap_complete::Shell, out: &mut Output) -> Result<()> 
 }
 
 /// One page per command: rbt.1, rbt-prog.1, rbt-prog-load.1, ...
-pub fn man(dir: &Path, out: &mut Output) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+pub fn man(words: &[String], out: &mut Output) -> Result<()> {
+    let dir = grammar::parse("man", "", words)?
+        .path("DIR")
+        .ok_or_else(|| usage("expected DIR"))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     for (name, page) in man_pages() {
         let path = dir.join(&name);
         std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;
@@ -68,7 +75,7 @@ fn render(man: &clap_mangen::Man, cmd: &clap::Command, parent: Option<&str>) -> 
     let mut page = Vec::new();
     let _ = man.render_title(&mut page);
     let _ = man.render_name_section(&mut page);
-    let _ = man.render_synopsis_section(&mut page);
+    render_synopsis(cmd, &mut page);
     let _ = man.render_description_section(&mut page);
     if cmd.get_arguments().any(|a| !a.is_hide_set()) {
         let _ = man.render_options_section(&mut page);
@@ -105,6 +112,19 @@ fn render(man: &clap_mangen::Man, cmd: &clap::Command, parent: Option<&str>) -> 
     page
 }
 
+/// The usage lines of the help (the grammar's, `rbt net attach ATTACH_TYPE [PROG] dev IF
+/// [dev IF]...`), one per line, instead of clap_mangen's list of dash options.
+fn render_synopsis(cmd: &clap::Command, page: &mut Vec<u8>) {
+    let usage = cmd.clone().render_usage().to_string();
+    let usage = usage.strip_prefix("Usage: ").unwrap_or(&usage);
+    page.extend_from_slice(b".SH SYNOPSIS\n.nf\n");
+    for line in usage.lines() {
+        page.extend_from_slice(roff_line(line.trim()).as_bytes());
+        page.push(b'\n');
+    }
+    page.extend_from_slice(b".fi\n");
+}
+
 /// One line of text for roff: backslashes and minus signs escaped, and a leading `.` or `'`
 /// kept from being read as a request.
 fn roff_line(line: &str) -> String {
@@ -134,6 +154,10 @@ mod tests {
         .1;
         let text = String::from_utf8_lossy(load);
         assert!(text.contains(".SH EXAMPLES\n.nf\n"), "{text}");
+        assert!(
+            text.contains(".SH SYNOPSIS\n.nf\nrbt prog load [OPTIONS] OBJ [PATH] [type TYPE]"),
+            "{text}"
+        );
         assert!(
             text.contains("rbt prog load examples/xdp_drop.bpf.o"),
             "{text}"

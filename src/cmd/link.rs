@@ -10,14 +10,15 @@ use serde_json::{json, Map, Value};
 use crate::bpf::{self, bpffs, Kind};
 use crate::cli::{Globals, LinkVerb};
 use crate::cmd::object_verbs::{self, ShowContext};
+use crate::grammar;
 use crate::handle::{self, Handle};
 use crate::output::{Output, Tabular};
 
 pub fn run(verb: Option<LinkVerb>, g: &Globals, out: &mut Output) -> Result<()> {
-    match verb.unwrap_or(LinkVerb::Show { handle: Vec::new() }) {
-        LinkVerb::Show { handle } => show(&handle, g, out),
-        LinkVerb::Pin { args } => object_verbs::pin(Kind::Link, &args, g, out),
-        LinkVerb::Detach { handle } => detach(&handle, g, out),
+    match verb.unwrap_or(LinkVerb::Show { words: Vec::new() }) {
+        LinkVerb::Show { words } => object_verbs::show(Kind::Link, &words, g, out, record),
+        LinkVerb::Pin { words } => object_verbs::pin(Kind::Link, &words, g, out),
+        LinkVerb::Detach { words } => detach(&words, g, out),
     }
 }
 
@@ -122,16 +123,14 @@ pub fn record(fd: std::os::fd::BorrowedFd<'_>, ctx: &ShowContext) -> Result<Link
     Ok(LinkRecord(m))
 }
 
-fn show(words: &[String], g: &Globals, out: &mut Output) -> Result<()> {
-    object_verbs::show(Kind::Link, words, g, out, record)
-}
-
 /// Detach the link and remove its pins under the bpffs root (a detached link pinned is
 /// only a dead name). Link types the kernel cannot detach (raw_tracepoint, tracing,
 /// perf_event) end when their last holder goes: rbt removes the pins, closes its fd, and
 /// fails naming the processes that still hold the link, if any.
 fn detach(words: &[String], g: &Globals, out: &mut Output) -> Result<()> {
-    let handle = handle::parse_all(Kind::Link, words)?;
+    let handle = grammar::parse("link", "detach", words)?
+        .handle("LINK")?
+        .ok_or_else(|| crate::error::usage("expected LINK"))?;
     bpffs::ensure_mounted(g.nomount)?;
     let link = handle::resolve_one(Kind::Link, &handle)?;
     let id = link.id;

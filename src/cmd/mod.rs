@@ -23,7 +23,7 @@ pub fn run(cli: Cli, out: &mut Output) -> Result<()> {
         Object::Perf { verb } => perf::run(verb, g, out),
         Object::Map { verb } => map::run(verb, g, out),
         Object::Net { verb } => net::run(verb, g, out),
-        Object::Completions { shell } => docs::completions(shell, out),
-        Object::Man { dir } => docs::man(&dir, out),
+        Object::Completions { words } => docs::completions(&words, out),
+        Object::Man { words } => docs::man(&words, out),
     }
 }

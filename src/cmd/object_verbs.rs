@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -12,6 +12,7 @@ use crate::bpf::pids::PidRef;
 use crate::bpf::{self, bpffs, Kind};
 use crate::cli::Globals;
 use crate::error::usage;
+use crate::grammar;
 use crate::handle;
 use crate::output::{Output, Tabular};
 
@@ -72,8 +73,10 @@ where
     T: Serialize + Tabular,
     F: Fn(BorrowedFd<'_>, &ShowContext) -> Result<T>,
 {
+    let handle = grammar::parse(kind.noun_word(), "show", words)?
+        .handle(grammar::handle_placeholder(kind))?;
     let ctx = ShowContext::new(kind, g)?;
-    if words.is_empty() {
+    let Some(handle) = handle else {
         let mut records = Vec::new();
         for id in bpf::ids(kind)? {
             // An object may go away between listing and opening it.
@@ -85,8 +88,7 @@ where
             }
         }
         return Ok(out.list(&records)?);
-    }
-    let handle = handle::parse_all(kind, words)?;
+    };
     let records = handle::resolve_all(kind, &handle)?
         .iter()
         .map(|r| record(r.fd.as_fd(), &ctx))
@@ -99,23 +101,13 @@ where
 }
 
 /// `pin HANDLE FILE`: pin the one object the handle names at FILE on a bpffs.
-pub fn pin(kind: Kind, args: &[String], g: &Globals, out: &mut Output) -> Result<()> {
-    let noun = kind.noun_word();
-    let (handle, used) = handle::parse(kind, args)?;
-    let file = match &args[used..] {
-        [file] => PathBuf::from(file),
-        [] => {
-            return Err(usage(format!(
-                "{noun} pin: expected {} FILE",
-                noun.to_uppercase()
-            )))
-        }
-        [_, extra, ..] => {
-            return Err(usage(format!(
-                "{noun} pin: unexpected `{extra}` after FILE"
-            )))
-        }
-    };
+pub fn pin(kind: Kind, words: &[String], g: &Globals, out: &mut Output) -> Result<()> {
+    let m = grammar::parse(kind.noun_word(), "pin", words)?;
+    let placeholder = grammar::handle_placeholder(kind);
+    let handle = m
+        .handle(placeholder)?
+        .ok_or_else(|| usage(format!("expected {placeholder}")))?;
+    let file = m.path("FILE").ok_or_else(|| usage("expected FILE"))?;
     bpffs::ensure_mounted(g.nomount)?;
     let object = handle::resolve_one(kind, &handle)?;
     bpf::obj_pin(object.fd.as_fd(), &file)?;

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::bpf::{self, stream, Kind};
 use crate::cli::{EventsArgs, Globals, PerfVerb, StreamLimits, TracelogArgs};
+use crate::grammar;
 use crate::handle;
 use crate::output::{Output, Tabular};
 
@@ -279,7 +280,9 @@ fn now_ns() -> u64 {
 }
 
 pub fn events(args: &EventsArgs, _g: &Globals, out: &mut Output) -> Result<()> {
-    let handle = handle::parse_all(Kind::Map, &args.handle)?;
+    let handle = grammar::parse("perf", "events", &args.words)?
+        .handle("MAP")?
+        .ok_or_else(|| crate::error::usage("expected MAP"))?;
     let resolved = handle::resolve_one(Kind::Map, &handle)?;
     let map = stream::map_handle(resolved.id)?;
     if !stream::is_event_map(&map) {

@@ -12,16 +12,17 @@ use crate::bpf::{self, bpffs, Kind};
 use crate::cli::{Globals, LoadArgs, ProgVerb};
 use crate::cmd::object_verbs::{self, ShowContext};
 use crate::error::usage;
+use crate::grammar::{self, Matches};
 use crate::handle::{self, hex, Handle};
 use crate::output::{Output, Tabular};
 
 pub fn run(verb: Option<ProgVerb>, g: &Globals, out: &mut Output) -> Result<()> {
-    match verb.unwrap_or(ProgVerb::Show { handle: Vec::new() }) {
-        ProgVerb::Show { handle } => show(&handle, g, out),
-        ProgVerb::Pin { args } => object_verbs::pin(Kind::Prog, &args, g, out),
+    match verb.unwrap_or(ProgVerb::Show { words: Vec::new() }) {
+        ProgVerb::Show { words } => object_verbs::show(Kind::Prog, &words, g, out, record),
+        ProgVerb::Pin { words } => object_verbs::pin(Kind::Prog, &words, g, out),
         ProgVerb::Load(args) => load(&args, false, g, out),
         ProgVerb::Loadall(args) => load(&args, true, g, out),
-        ProgVerb::Run { args } => test_run(&args, out),
+        ProgVerb::Run { words } => test_run(&words, out),
         ProgVerb::Attach(args) => crate::cmd::attach::attach(&args, g, out),
         ProgVerb::Tracelog(args) => crate::cmd::perf::tracelog(&args, g, out),
     }
@@ -141,13 +142,10 @@ fn metadata(map_ids: &[u32]) -> Option<serde_json::Map<String, serde_json::Value
     (!fields.is_empty()).then_some(fields)
 }
 
-fn show(words: &[String], g: &Globals, out: &mut Output) -> Result<()> {
-    object_verbs::show(Kind::Prog, words, g, out, record)
-}
-
 /// bpftool's options after `prog load OBJ`.
 #[derive(Debug, Default, PartialEq)]
 struct LoadOptions {
+    obj: PathBuf,
     path: Option<PathBuf>,
     prog_type: Option<String>,
     maps: Vec<(MapSelector, Handle)>,
@@ -155,79 +153,39 @@ struct LoadOptions {
     autoattach: bool,
 }
 
-const LOAD_KEYWORDS: &[&str] = &[
-    "type",
-    "map",
-    "pinmaps",
-    "autoattach",
-    "dev",
-    "offload_dev",
-    "xdpmeta_dev",
-];
+fn parse_load_options(m: &Matches) -> Result<LoadOptions> {
+    if let Some(word) = ["dev", "offload_dev", "xdpmeta_dev"]
+        .into_iter()
+        .find(|w| m.has(w))
+    {
+        return Err(usage(format!(
+            "`{word}`: device offload is not supported by rbt"
+        )));
+    }
+    let mut maps = Vec::new();
+    for given in m.all("map") {
+        let selector = match given.words(0) {
+            [tag, n] if tag == "idx" => MapSelector::Idx(given_number(n)?),
+            [_, name] => MapSelector::Name(name.clone()),
+            _ => return Err(usage("map: expected `idx N` or `name NAME`")),
+        };
+        maps.push((selector, given.handle(1)?));
+    }
+    Ok(LoadOptions {
+        obj: m.path("OBJ").unwrap_or_default(),
+        path: m.path("PATH"),
+        prog_type: m.text("type").map(str::to_owned),
+        maps,
+        pinmaps: m.path("pinmaps"),
+        autoattach: m.has("autoattach"),
+    })
+}
 
-fn parse_load_options(words: &[String]) -> Result<LoadOptions> {
-    let mut opts = LoadOptions::default();
-    let mut i = 0;
-    if let Some(first) = words.first() {
-        if !LOAD_KEYWORDS.contains(&first.as_str()) {
-            opts.path = Some(PathBuf::from(first));
-            i = 1;
-        }
-    }
-    let value = |i: usize, what: &str| {
-        words
-            .get(i)
-            .cloned()
-            .ok_or_else(|| usage(format!("`{what}` needs a value")))
-    };
-    while i < words.len() {
-        match words[i].as_str() {
-            "type" => {
-                opts.prog_type = Some(value(i + 1, "type")?);
-                i += 2;
-            }
-            "pinmaps" => {
-                opts.pinmaps = Some(PathBuf::from(value(i + 1, "pinmaps")?));
-                i += 2;
-            }
-            "map" => {
-                let kind = value(i + 1, "map")?;
-                let which = value(i + 2, "map idx|name")?;
-                let selector = match kind.as_str() {
-                    "idx" => MapSelector::Idx(
-                        which
-                            .parse()
-                            .map_err(|_| usage(format!("map idx `{which}`: expected a number")))?,
-                    ),
-                    "name" => MapSelector::Name(which),
-                    other => {
-                        return Err(usage(format!(
-                            "map: expected `idx N` or `name NAME`, got `{other}`"
-                        )))
-                    }
-                };
-                let (map, used) = handle::parse(Kind::Map, &words[i + 3..])?;
-                opts.maps.push((selector, map));
-                i += 3 + used;
-            }
-            "autoattach" => {
-                opts.autoattach = true;
-                i += 1;
-            }
-            "dev" | "offload_dev" | "xdpmeta_dev" => {
-                return Err(usage(format!(
-                    "`{}`: device offload is not supported by rbt",
-                    words[i]
-                )))
-            }
-            other => {
-                return Err(usage(format!(
-                    "unknown load option `{other}`: expected type, map, pinmaps, autoattach"
-                )))
-            }
-        }
-    }
-    Ok(opts)
+/// A map index (`map idx N`), range-checked.
+fn given_number(word: &str) -> Result<usize> {
+    crate::grammar::number::parse(word)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| usage(format!("map idx `{word}`: expected a number from 0")))
 }
 
 /// /sys/fs/bpf/<stem>: the file name without `.o` and without a `.bpf` suffix.
@@ -242,11 +200,12 @@ pub fn default_pin_path(obj: &Path) -> PathBuf {
 }
 
 fn load(args: &LoadArgs, all: bool, g: &Globals, out: &mut Output) -> Result<()> {
-    let opts = parse_load_options(&args.rest)?;
+    let verb = if all { "loadall" } else { "load" };
+    let opts = parse_load_options(&grammar::parse("prog", verb, &args.words)?)?;
     let target = opts
         .path
         .clone()
-        .unwrap_or_else(|| default_pin_path(&args.obj));
+        .unwrap_or_else(|| default_pin_path(&opts.obj));
     let prog_type = match &opts.prog_type {
         Some(t) => Some(object::parse_prog_type(t).ok_or_else(|| {
             usage(format!(
@@ -256,7 +215,7 @@ fn load(args: &LoadArgs, all: bool, g: &Globals, out: &mut Output) -> Result<()>
         })?),
         None => None,
     };
-    object::check_file(&args.obj)?;
+    object::check_file(&opts.obj)?;
     bpffs::ensure_mounted(g.nomount)?;
     // Refuse a bad pin path before anything is loaded.
     let created_dir = if all {
@@ -300,13 +259,13 @@ fn load_and_pin(
         reuse_maps.push((selector.clone(), fd));
     }
     let spec = LoadSpec {
-        path: &args.obj,
+        path: &opts.obj,
         prog_type,
         reuse_maps,
         want_log: args.log.is_some(),
     };
     let open = object::open(&spec)?;
-    let mut obj = object::load(open, &args.obj, args.log.as_deref())?;
+    let mut obj = object::load(open, &opts.obj, args.log.as_deref())?;
     let mut pinned: Vec<PathBuf> = Vec::new();
     let mut prog_pins: Vec<(String, PathBuf)> = Vec::new();
     let result = (|| -> Result<()> {
@@ -375,35 +334,16 @@ struct RunOptions {
     repeat: u32,
 }
 
-fn parse_run_options(words: &[String]) -> Result<RunOptions> {
-    let mut o = RunOptions {
-        repeat: 1,
-        ..Default::default()
-    };
-    let mut data_in = None;
-    let mut pairs = words.chunks(2);
-    for pair in &mut pairs {
-        let [key, value] = pair else {
-            return Err(usage(format!("`{}` needs a value", pair[0])));
-        };
-        let number = |what: &str| {
-            value
-                .parse::<u32>()
-                .map_err(|_| usage(format!("{what} `{value}`: expected a number")))
-        };
-        match key.as_str() {
-            "data_in" => data_in = Some(value.clone()),
-            "data_out" => o.data_out = Some(value.clone()),
-            "data_size_out" => o.data_size_out = Some(number("data_size_out")?),
-            "ctx_in" => o.ctx_in = Some(value.clone()),
-            "ctx_out" => o.ctx_out = Some(value.clone()),
-            "ctx_size_out" => o.ctx_size_out = Some(number("ctx_size_out")?),
-            "repeat" => o.repeat = number("repeat")?.max(1),
-            other => return Err(usage(format!("unknown run option `{other}`"))),
-        }
-    }
-    o.data_in = data_in.ok_or_else(|| usage("prog run: `data_in FILE` is required"))?;
-    Ok(o)
+fn parse_run_options(m: &Matches) -> Result<RunOptions> {
+    Ok(RunOptions {
+        data_in: m.text("data_in").unwrap_or_default().to_owned(),
+        data_out: m.text("data_out").map(str::to_owned),
+        data_size_out: m.number("data_size_out")?,
+        ctx_in: m.text("ctx_in").map(str::to_owned),
+        ctx_out: m.text("ctx_out").map(str::to_owned),
+        ctx_size_out: m.number("ctx_size_out")?,
+        repeat: m.number::<u32>("repeat")?.unwrap_or(1).max(1),
+    })
 }
 
 fn read_input(file: &str) -> Result<Vec<u8>> {
@@ -428,8 +368,11 @@ fn write_output(file: Option<&str>, bytes: &[u8]) -> Result<Option<Vec<u8>>> {
 }
 
 fn test_run(args: &[String], out: &mut Output) -> Result<()> {
-    let (handle, used) = handle::parse(Kind::Prog, args)?;
-    let opts = parse_run_options(&args[used..])?;
+    let m = grammar::parse("prog", "run", args)?;
+    let handle = m
+        .handle("PROG")?
+        .ok_or_else(|| usage("prog run: expected PROG"))?;
+    let opts = parse_run_options(&m)?;
     let prog = handle::resolve_one(Kind::Prog, &handle)?;
     let data_in = read_input(&opts.data_in)?;
     let ctx_in = opts.ctx_in.as_deref().map(read_input).transpose()?;
@@ -480,12 +423,19 @@ mod tests {
         );
     }
 
+    fn load_words(line: &str) -> Result<LoadOptions> {
+        parse_load_options(&grammar::parse("prog", "load", &words(line))?)
+    }
+
+    fn run_words(line: &str) -> Result<RunOptions> {
+        parse_run_options(&grammar::parse("prog", "run", &words(line))?)
+    }
+
     #[test]
     fn load_options_parse() {
-        let o = parse_load_options(&words(
-            "/sys/fs/bpf/p type xdp map name cnt id 4 pinmaps /sys/fs/bpf/m",
-        ))
-        .unwrap_or_default();
+        let o = load_words("x.o /sys/fs/bpf/p type xdp map name cnt id 4 pinmaps /sys/fs/bpf/m")
+            .unwrap_or_default();
+        assert_eq!(o.obj, PathBuf::from("x.o"));
         assert_eq!(o.path, Some(PathBuf::from("/sys/fs/bpf/p")));
         assert_eq!(o.prog_type.as_deref(), Some("xdp"));
         assert_eq!(
@@ -493,7 +443,7 @@ mod tests {
             vec![(MapSelector::Name("cnt".into()), Handle::Id(4))]
         );
         assert_eq!(o.pinmaps, Some(PathBuf::from("/sys/fs/bpf/m")));
-        let o = parse_load_options(&words("map idx 0 /sys/fs/bpf/m")).unwrap_or_default();
+        let o = load_words("x.o map idx 0 /sys/fs/bpf/m").unwrap_or_default();
         assert_eq!(o.path, None);
         assert_eq!(
             o.maps,
@@ -503,31 +453,33 @@ mod tests {
 
     #[test]
     fn run_options_parse() {
-        let o =
-            parse_run_options(&words("data_in p.bin data_out - repeat 100")).unwrap_or_default();
+        let o = run_words("id 1 data_in p.bin data_out - repeat 100").unwrap_or_default();
         assert_eq!(o.data_in, "p.bin");
         assert_eq!(o.data_out.as_deref(), Some("-"));
         assert_eq!(o.repeat, 100);
         for bad in [
-            "repeat 5",
-            "data_in",
-            "data_in x repeat many",
-            "data_in x bogus 1",
+            "id 1 repeat 5",
+            "id 1 data_in",
+            "id 1 data_in x repeat many",
+            "id 1 data_in x bogus 1",
+            "id 1 data_in x repeat -1",
         ] {
-            assert!(parse_run_options(&words(bad)).is_err(), "{bad}");
+            assert!(run_words(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn bad_load_options_are_usage_errors() {
         for bad in [
-            "p type",
-            "p map idx x id 1",
-            "p map foo 1 id 2",
-            "p bogus 1",
-            "p map name m",
+            "x.o p type",
+            "x.o p map idx x id 1",
+            "x.o p map foo 1 id 2",
+            "x.o p bogus 1",
+            "x.o p map name m",
+            "x.o dev eth0",
+            "x.o map idx -1 id 2",
         ] {
-            let err = parse_load_options(&words(bad)).unwrap_err();
+            let err = load_words(bad).unwrap_err();
             assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
         }
     }
