@@ -451,12 +451,10 @@ fn create(hook: &Hook, prog: BorrowedFd<'_>, g: &Globals) -> Result<OwnedFd> {
                 ),
                 _ => bpf::kernel_error(e, format!("attaching {word}")),
             })?;
-            let facts = bpf::link::info(link.as_fd())?;
-            let got = facts
-                .fields
-                .iter()
-                .find(|(k, _)| *k == "attach_type")
-                .and_then(|(_, v)| v.as_str().map(str::to_owned))
+            let got = bpf::link::info(link.as_fd())?
+                .target
+                .attach_type()
+                .map(bpf::link::AttachType::name)
                 .unwrap_or_default();
             let want = match *word {
                 "fentry" => "trace_fentry",

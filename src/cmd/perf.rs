@@ -10,6 +10,7 @@ use libbpf_rs::MapCore;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::bpf::link::{LinkInfo, LinkTarget, PerfEvent};
 use crate::bpf::{self, stream, Kind};
 use crate::cli::{EventsArgs, Globals, PerfVerb, StreamLimits, TracelogArgs};
 use crate::handle;
@@ -101,36 +102,41 @@ fn task_record(t: bpf::perf::TaskFd) -> PerfRecord {
 }
 
 /// A perf_event or raw_tracepoint link as a `perf show` record, if it is one.
-fn link_record(facts: bpf::link::LinkFacts) -> Option<PerfRecord> {
-    let field = |k: &str| facts.fields.iter().find(|(n, _)| *n == k).map(|(_, v)| v);
-    let s = |k: &str| field(k).and_then(Value::as_str).map(str::to_owned);
-    let n = |k: &str| field(k).and_then(Value::as_u64);
+fn link_record(info: LinkInfo) -> Option<PerfRecord> {
     let mut r = PerfRecord {
-        prog_id: facts.prog_id,
-        link_id: Some(facts.id),
+        prog_id: info.prog_id,
+        link_id: Some(info.id),
         ..Default::default()
     };
-    match facts.type_name.as_str() {
-        "raw_tracepoint" => {
+    match info.target {
+        LinkTarget::RawTracepoint { tp_name } => {
             r.fd_type = "raw_tracepoint".into();
-            r.tracepoint = s("tp_name");
+            r.tracepoint = Some(tp_name);
         }
-        "perf_event" => {
-            // Kernels before 6.6 do not say what a perf_event link is attached to.
-            r.fd_type = s("event_type").unwrap_or_else(|| "perf_event".into());
-            match r.fd_type.as_str() {
-                "tracepoint" => r.tracepoint = s("tracepoint"),
-                "kprobe" | "kretprobe" => {
-                    r.func = s("func");
-                    r.offset = n("offset");
-                    r.addr = n("addr");
+        LinkTarget::PerfEvent(event) => {
+            r.fd_type = event.event_type().into();
+            match event {
+                PerfEvent::Tracepoint { tracepoint, .. } => r.tracepoint = Some(tracepoint),
+                PerfEvent::Kprobe {
+                    func, offset, addr, ..
+                } => {
+                    r.func = Some(func);
+                    r.offset = Some(offset.into());
+                    r.addr = Some(addr);
                 }
-                "uprobe" | "uretprobe" => {
-                    r.filename = s("file");
-                    r.offset = n("offset");
+                PerfEvent::Uprobe { file, offset, .. } => {
+                    r.filename = Some(file);
+                    r.offset = Some(offset.into());
                 }
-                _ => {}
+                PerfEvent::Event { .. } => {}
             }
+        }
+        // Kernels before 6.6 do not say what a perf_event link is attached to.
+        _ if info.link_type == bpf::link::LINK_TYPE_PERF_EVENT => {
+            r.fd_type = "perf_event".into();
+        }
+        _ if info.link_type == bpf::link::LINK_TYPE_RAW_TRACEPOINT => {
+            r.fd_type = "raw_tracepoint".into();
         }
         _ => return None,
     }
