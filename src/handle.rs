@@ -182,8 +182,8 @@ pub fn pick_unattached(
     let mut linked: std::collections::HashSet<u32> = attached.clone();
     for id in bpf::ids(Kind::Link).unwrap_or_default() {
         if let Ok(fd) = bpf::fd_by_id(Kind::Link, id) {
-            if let Ok(info) = bpf::net::link_info(fd.as_fd()) {
-                linked.insert(info.prog_id);
+            if let Ok(head) = bpf::link::head(fd.as_fd()) {
+                linked.insert(head.prog_id);
             }
         }
     }
