@@ -23,13 +23,9 @@ impl std::fmt::Display for Handle {
             Handle::Id(id) => write!(f, "id {id}"),
             Handle::Pinned(p) => write!(f, "pinned {}", p.display()),
             Handle::Name(n) => write!(f, "name {n}"),
-            Handle::Tag(t) => write!(f, "tag {}", hex(t)),
+            Handle::Tag(t) => write!(f, "tag {}", crate::hex::compact(t)),
         }
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The keywords a handle of `kind` may start with.

@@ -7,6 +7,7 @@ mod cmd;
 mod complete;
 mod error;
 mod handle;
+mod hex;
 mod output;
 
 use output::Output;

@@ -12,6 +12,7 @@ use crate::cmd::object_verbs::pins_by_id;
 use crate::cmd::usdt::{self, UsdtTarget};
 use crate::error::{hinted, usage};
 use crate::handle::{self, Handle};
+use crate::hex;
 use crate::output::Output;
 
 /// Where `prog attach` hooks a program.
@@ -50,18 +51,11 @@ pub enum Hook {
 
 const HOOKS: &str = "tracepoint, raw_tracepoint, kprobe, kretprobe, uprobe, uretprobe, usdt, fentry, fexit, fmod_ret, cgroup";
 
-fn parse_number(text: &str) -> Option<u64> {
-    match text.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => text.parse().ok(),
-    }
-}
-
 /// `NAME[+OFF]`.
 fn split_offset(text: &str, what: &str) -> Result<(String, u64)> {
     match text.rsplit_once('+') {
         Some((name, off)) => {
-            let off = parse_number(off)
+            let off = hex::number::<u64>(off)
                 .ok_or_else(|| usage(format!("{what} `{text}`: bad offset `{off}`")))?;
             Ok((name.to_owned(), off))
         }
@@ -426,7 +420,7 @@ fn create(hook: &Hook, prog: BorrowedFd<'_>, g: &Globals) -> Result<OwnedFd> {
             let what = if *retprobe { "uretprobe" } else { "uprobe" };
             let path = std::fs::canonicalize(path)
                 .with_context(|| format!("{what}: binary {}: no such file", path.display()))?;
-            let base = match parse_number(symbol) {
+            let base = match hex::number::<u64>(symbol) {
                 Some(addr) if symbol.starts_with("0x") => addr,
                 _ => k::uprobe_offset(&path, symbol)?,
             };

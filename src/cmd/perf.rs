@@ -14,6 +14,7 @@ use crate::bpf::link::{LinkInfo, LinkTarget, PerfEvent};
 use crate::bpf::{self, stream, Kind};
 use crate::cli::{EventsArgs, Globals, PerfVerb, StreamLimits, TracelogArgs};
 use crate::handle;
+use crate::hex;
 use crate::output::{Output, Tabular};
 
 pub fn run(verb: Option<PerfVerb>, g: &Globals, out: &mut Output) -> Result<()> {
@@ -266,18 +267,6 @@ pub fn tracelog(args: &TracelogArgs, g: &Globals, out: &mut Output) -> Result<()
     Ok(())
 }
 
-/// Lowercase hex of `bytes`, with a space between bytes when `spaced`.
-fn hex(bytes: &[u8], spaced: bool) -> String {
-    let mut s = String::with_capacity(bytes.len() * 3);
-    for (i, b) in bytes.iter().enumerate() {
-        if spaced && i > 0 {
-            s.push(' ');
-        }
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
 fn now_ns() -> u64 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
         .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
@@ -332,15 +321,15 @@ pub fn events(args: &EventsArgs, _g: &Globals, out: &mut Output) -> Result<()> {
                             let text = match (json, cpu) {
                                 (true, _) => String::new(),
                                 (false, Some(c)) => {
-                                    format!("{timestamp} cpu {c}: {}", hex(data, true))
+                                    format!("{timestamp} cpu {c}: {}", hex::spaced(data))
                                 }
-                                (false, None) => format!("{timestamp}: {}", hex(data, true)),
+                                (false, None) => format!("{timestamp}: {}", hex::spaced(data)),
                             };
                             let line = EventLine {
                                 timestamp,
                                 cpu,
                                 size: data.len(),
-                                data: &HexBytes(data),
+                                data: &hex::HexStr(data),
                             };
                             out.stream_line_deferred(&line, &text)
                                 .map_err(anyhow::Error::from)
@@ -403,26 +392,6 @@ struct EventLine<'a, D: Serialize> {
     cpu: Option<u32>,
     size: usize,
     data: &'a D,
-}
-
-/// Bytes serialized as one lowercase hex string, without an intermediate String.
-struct HexBytes<'a>(&'a [u8]);
-
-impl Serialize for HexBytes<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut buf = [0u8; 512];
-        if self.0.len() * 2 <= buf.len() {
-            for (i, b) in self.0.iter().enumerate() {
-                buf[2 * i] = DIGITS[(b >> 4) as usize];
-                buf[2 * i + 1] = DIGITS[(b & 15) as usize];
-            }
-            let text = std::str::from_utf8(&buf[..self.0.len() * 2]).unwrap_or_default();
-            s.serialize_str(text)
-        } else {
-            s.serialize_str(&hex(self.0, false))
-        }
-    }
 }
 
 type Formatter = Box<dyn Fn(&[u8]) -> Result<Value>>;
@@ -555,11 +524,5 @@ mod tests {
             ))
         );
         assert!(parse_trace_line("# tracer: nop").is_none());
-    }
-
-    #[test]
-    fn hex_is_lowercase() {
-        assert_eq!(hex(&[0xab, 1], false), "ab01");
-        assert_eq!(hex(&[0xab, 1], true), "ab 01");
     }
 }
