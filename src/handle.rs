@@ -23,13 +23,9 @@ impl std::fmt::Display for Handle {
             Handle::Id(id) => write!(f, "id {id}"),
             Handle::Pinned(p) => write!(f, "pinned {}", p.display()),
             Handle::Name(n) => write!(f, "name {n}"),
-            Handle::Tag(t) => write!(f, "tag {}", hex(t)),
+            Handle::Tag(t) => write!(f, "tag {}", crate::hex::compact(t)),
         }
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The keywords a handle of `kind` may start with.
@@ -182,8 +178,8 @@ pub fn pick_unattached(
     let mut linked: std::collections::HashSet<u32> = attached.clone();
     for id in bpf::ids(Kind::Link).unwrap_or_default() {
         if let Ok(fd) = bpf::fd_by_id(Kind::Link, id) {
-            if let Ok(info) = bpf::net::link_info(fd.as_fd()) {
-                linked.insert(info.prog_id);
+            if let Ok(head) = bpf::link::head(fd.as_fd()) {
+                linked.insert(head.prog_id);
             }
         }
     }

@@ -8,6 +8,7 @@ mod complete;
 mod error;
 mod grammar;
 mod handle;
+mod hex;
 mod output;
 
 use output::Output;

@@ -61,21 +61,13 @@ pub fn summary(kind: Kind, fd: BorrowedFd<'_>) -> Result<(String, String)> {
             Ok((t, c_chars(&raw.name)))
         }
         Kind::Link => {
-            let mut raw = libbpf_sys::bpf_link_info::default();
-            let mut len = std::mem::size_of::<libbpf_sys::bpf_link_info>() as u32;
-            // SAFETY: `raw` is a zeroed bpf_link_info of `len` bytes, valid for writes; its
-            // pointer fields are zero, so the kernel writes nothing else.
-            let ret =
-                unsafe { libbpf_sys::bpf_link_get_info_by_fd(fd.as_raw_fd(), &mut raw, &mut len) };
-            if ret != 0 {
-                return Err(kernel_error(errno(ret), "reading link info"));
-            }
+            let head = super::link::head(fd)?;
             // SAFETY: returns NULL or a pointer into a static table.
             let t = type_str(
-                unsafe { libbpf_sys::libbpf_bpf_link_type_str(raw.type_) },
-                raw.type_,
+                unsafe { libbpf_sys::libbpf_bpf_link_type_str(head.link_type) },
+                head.link_type,
             );
-            Ok((t, format!("prog {}", raw.prog_id)))
+            Ok((t, format!("prog {}", head.prog_id)))
         }
     }
 }

@@ -1,21 +1,258 @@
-// BPF links in the kernel: their info decoded per link type (bpftool's fields), their
-// type and attach-type names, and detaching them.
+// BPF links in the kernel: the one reader of bpf_link_info, decoding it into a typed
+// record per link kind (bpftool's field names), link type and attach-type names, and
+// detaching links.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use anyhow::Result;
-use libbpf_rs::query::{LinkInfo, LinkTypeInfo, PerfEventType};
+use libbpf_rs::query::{self, LinkTypeInfo, PerfEventType};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 
 use super::{errno, kernel_error, static_str};
 
-/// What `link show` prints about one link, decoded from bpf_link_info.
-#[derive(Debug, Clone, Default)]
-pub struct LinkFacts {
+pub const LINK_TYPE_RAW_TRACEPOINT: u32 = libbpf_sys::BPF_LINK_TYPE_RAW_TRACEPOINT;
+pub const LINK_TYPE_PERF_EVENT: u32 = libbpf_sys::BPF_LINK_TYPE_PERF_EVENT;
+pub const LINK_TYPE_XDP: u32 = libbpf_sys::BPF_LINK_TYPE_XDP;
+
+/// The fields every link has: its id, its link type number and the program it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkHead {
     pub id: u32,
+    pub link_type: u32,
+    pub prog_id: u32,
+}
+
+/// One link as `link show` prints it: `id`, `type`, `prog_id`, then the fields of its
+/// kind in bpftool's order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkInfo {
+    pub id: u32,
+    /// bpftool's name of the link type ("perf_event", "tcx", ...).
+    #[serde(rename = "type")]
     pub type_name: String,
     pub prog_id: u32,
-    /// Per-type fields in bpftool's order, as (name, JSON value).
-    pub fields: Vec<(&'static str, serde_json::Value)>,
+    /// The kernel's link type number (BPF_LINK_TYPE_*).
+    #[serde(skip)]
+    pub link_type: u32,
+    #[serde(flatten)]
+    pub target: LinkTarget,
+}
+
+/// An attach type (BPF_*), shown by libbpf's name ("cgroup_inet_ingress", "tcx_ingress").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachType(pub u32);
+
+impl AttachType {
+    pub fn name(self) -> String {
+        attach_type_name(self.0)
+    }
+}
+
+impl Serialize for AttachType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+/// What a link is attached to, one variant per link kind, with bpftool's field names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum LinkTarget {
+    RawTracepoint {
+        tp_name: String,
+    },
+    Tracing {
+        attach_type: AttachType,
+        target_obj_id: u32,
+        target_btf_id: u32,
+    },
+    Cgroup {
+        cgroup_id: u64,
+        attach_type: AttachType,
+    },
+    NetNs {
+        netns_ino: u32,
+        attach_type: AttachType,
+    },
+    Xdp {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        devname: Option<String>,
+        ifindex: u32,
+    },
+    Tcx {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        devname: Option<String>,
+        ifindex: u32,
+        attach_type: AttachType,
+    },
+    Netkit {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        devname: Option<String>,
+        ifindex: u32,
+        attach_type: AttachType,
+    },
+    StructOps {
+        map_id: u32,
+    },
+    SockMap {
+        map_id: u32,
+        attach_type: AttachType,
+    },
+    Netfilter {
+        pf: u32,
+        hook: u32,
+        prio: i32,
+        flags: u32,
+    },
+    Iter {
+        target_name: String,
+    },
+    KprobeMulti {
+        func_cnt: u32,
+        missed: u64,
+    },
+    UprobeMulti {
+        path: String,
+        func_cnt: u32,
+        pid: u32,
+    },
+    PerfEvent(PerfEvent),
+    /// A link type rbt does not decode, or a kernel that says nothing more (perf_event
+    /// links before 6.6): no further fields.
+    Unknown,
+}
+
+impl LinkTarget {
+    /// The interface of an XDP, tcx or netkit link.
+    pub fn ifindex(&self) -> Option<u32> {
+        match self {
+            LinkTarget::Xdp { ifindex, .. }
+            | LinkTarget::Tcx { ifindex, .. }
+            | LinkTarget::Netkit { ifindex, .. } => Some(*ifindex),
+            _ => None,
+        }
+    }
+
+    /// The interface name of an XDP, tcx or netkit link, if the interface still exists.
+    pub fn devname(&self) -> Option<&str> {
+        match self {
+            LinkTarget::Xdp { devname, .. }
+            | LinkTarget::Tcx { devname, .. }
+            | LinkTarget::Netkit { devname, .. } => devname.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The attach type, for the link kinds that report one.
+    pub fn attach_type(&self) -> Option<AttachType> {
+        match self {
+            LinkTarget::Tracing { attach_type, .. }
+            | LinkTarget::Cgroup { attach_type, .. }
+            | LinkTarget::NetNs { attach_type, .. }
+            | LinkTarget::Tcx { attach_type, .. }
+            | LinkTarget::Netkit { attach_type, .. }
+            | LinkTarget::SockMap { attach_type, .. } => Some(*attach_type),
+            _ => None,
+        }
+    }
+}
+
+/// What a perf_event link is attached to (kernels from 6.6 say).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PerfEvent {
+    Tracepoint {
+        tracepoint: String,
+        cookie: u64,
+    },
+    Kprobe {
+        retprobe: bool,
+        addr: u64,
+        func: String,
+        offset: u32,
+        missed: u64,
+        cookie: u64,
+    },
+    Uprobe {
+        retprobe: bool,
+        file: String,
+        offset: u32,
+        cookie: u64,
+    },
+    /// A hardware or software perf event.
+    Event {
+        event_config: u64,
+        perf_type: u32,
+        cookie: u64,
+    },
+}
+
+impl PerfEvent {
+    /// bpftool's `event_type`: tracepoint, kprobe, kretprobe, uprobe, uretprobe or event.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            PerfEvent::Tracepoint { .. } => "tracepoint",
+            PerfEvent::Kprobe {
+                retprobe: false, ..
+            } => "kprobe",
+            PerfEvent::Kprobe { retprobe: true, .. } => "kretprobe",
+            PerfEvent::Uprobe {
+                retprobe: false, ..
+            } => "uprobe",
+            PerfEvent::Uprobe { retprobe: true, .. } => "uretprobe",
+            PerfEvent::Event { .. } => "event",
+        }
+    }
+}
+
+/// bpftool's fields and order: `event_type` first, then the event's own fields.
+impl Serialize for PerfEvent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("event_type", self.event_type())?;
+        match self {
+            PerfEvent::Tracepoint { tracepoint, cookie } => {
+                m.serialize_entry("tracepoint", tracepoint)?;
+                m.serialize_entry("cookie", cookie)?;
+            }
+            PerfEvent::Kprobe {
+                retprobe,
+                addr,
+                func,
+                offset,
+                missed,
+                cookie,
+            } => {
+                m.serialize_entry("addr", addr)?;
+                m.serialize_entry("func", func)?;
+                m.serialize_entry("offset", offset)?;
+                m.serialize_entry("missed", missed)?;
+                m.serialize_entry("cookie", cookie)?;
+                m.serialize_entry("retprobe", retprobe)?;
+            }
+            PerfEvent::Uprobe {
+                retprobe,
+                file,
+                offset,
+                cookie,
+            } => {
+                m.serialize_entry("file", file)?;
+                m.serialize_entry("offset", offset)?;
+                m.serialize_entry("cookie", cookie)?;
+                m.serialize_entry("retprobe", retprobe)?;
+            }
+            PerfEvent::Event {
+                event_config,
+                perf_type,
+                cookie,
+            } => {
+                m.serialize_entry("event_config", event_config)?;
+                m.serialize_entry("perf_type", perf_type)?;
+                m.serialize_entry("cookie", cookie)?;
+            }
+        }
+        m.end()
+    }
 }
 
 /// bpftool's name of a link type ("raw_tracepoint", "perf_event", ...), or "type N".
@@ -48,8 +285,9 @@ pub fn attach_type_by_name(name: &str) -> Option<u32> {
     })
 }
 
-/// The raw link type number (what libbpf-rs reports as Unknown keeps no number).
-fn raw_type(fd: BorrowedFd<'_>) -> Result<(u32, u32, u32)> {
+/// A link's id, type number and program: one cheap query, no per-type decoding (the
+/// raw type number is also what libbpf-rs leaves out for types it does not know).
+pub fn head(fd: BorrowedFd<'_>) -> Result<LinkHead> {
     let mut raw = libbpf_sys::bpf_link_info::default();
     let mut len = std::mem::size_of::<libbpf_sys::bpf_link_info>() as u32;
     // SAFETY: `raw` is a zeroed bpf_link_info of `len` bytes; its pointer fields are 0,
@@ -58,95 +296,94 @@ fn raw_type(fd: BorrowedFd<'_>) -> Result<(u32, u32, u32)> {
     if ret != 0 {
         return Err(kernel_error(errno(ret), "reading link info"));
     }
-    Ok((raw.type_, raw.id, raw.prog_id))
-}
-
-fn os(s: Option<std::ffi::OsString>) -> serde_json::Value {
-    s.map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-        .into()
+    Ok(LinkHead {
+        id: raw.id,
+        link_type: raw.type_,
+        prog_id: raw.prog_id,
+    })
 }
 
 /// Read and decode one link's info.
-pub fn info(fd: BorrowedFd<'_>) -> Result<LinkFacts> {
-    use serde_json::json;
-    let (type_, id, prog_id) = raw_type(fd)?;
-    let mut facts = LinkFacts {
-        id,
-        type_name: link_type_name(type_),
-        prog_id,
-        fields: Vec::new(),
-    };
-    let Ok(info) = LinkInfo::from_fd(fd) else {
-        return Ok(facts);
-    };
-    let f = &mut facts.fields;
-    match info.info {
-        LinkTypeInfo::RawTracepoint(i) => f.push(("tp_name", json!(i.name))),
-        LinkTypeInfo::Tracing(i) => {
-            f.push(("attach_type", json!(attach_type_name(i.attach_type as u32))));
-            f.push(("target_obj_id", json!(i.target_obj_id)));
-            f.push(("target_btf_id", json!(i.target_btf_id)));
-        }
-        LinkTypeInfo::Cgroup(i) => {
-            f.push(("cgroup_id", json!(i.cgroup_id)));
-            f.push(("attach_type", json!(attach_type_name(i.attach_type as u32))));
-        }
-        LinkTypeInfo::NetNs(i) => {
-            f.push(("netns_ino", json!(i.ino)));
-            f.push(("attach_type", json!(attach_type_name(i.attach_type as u32))));
-        }
-        LinkTypeInfo::Xdp(i) => {
-            if let Some(name) = ifname(i.ifindex) {
-                f.push(("devname", json!(name)));
-            }
-            f.push(("ifindex", json!(i.ifindex)));
-        }
-        LinkTypeInfo::Tcx(i) => {
-            if let Some(name) = ifname(i.ifindex) {
-                f.push(("devname", json!(name)));
-            }
-            f.push(("ifindex", json!(i.ifindex)));
-            f.push(("attach_type", json!(attach_type_name(i.attach_type as u32))));
-        }
-        LinkTypeInfo::Netkit(i) => {
-            if let Some(name) = ifname(i.ifindex) {
-                f.push(("devname", json!(name)));
-            }
-            f.push(("ifindex", json!(i.ifindex)));
-            f.push(("attach_type", json!(attach_type_name(i.attach_type as u32))));
-        }
-        LinkTypeInfo::StructOps(i) => f.push(("map_id", json!(i.map_id))),
-        LinkTypeInfo::SockMap(i) => {
-            f.push(("map_id", json!(i.map_id)));
-            f.push(("attach_type", json!(attach_type_name(i.attach_type as u32))));
-        }
-        LinkTypeInfo::Netfilter(i) => {
-            f.push(("pf", json!(i.protocol_family)));
-            f.push(("hook", json!(i.hooknum)));
-            f.push(("prio", json!(i.priority)));
-            f.push(("flags", json!(i.flags)));
-        }
-        LinkTypeInfo::Iter(i) => {
-            f.push(("target_name", json!(i.target_name.to_string_lossy())));
-        }
-        LinkTypeInfo::KprobeMulti(i) => {
-            f.push(("func_cnt", json!(i.count)));
-            f.push(("missed", json!(i.missed)));
-        }
-        LinkTypeInfo::UprobeMulti(i) => {
-            f.push((
-                "path",
-                json!(i.path.map(|p| p.display().to_string()).unwrap_or_default()),
-            ));
-            f.push(("func_cnt", json!(i.count)));
-            f.push(("pid", json!(i.pid)));
-        }
+pub fn info(fd: BorrowedFd<'_>) -> Result<LinkInfo> {
+    let head = head(fd)?;
+    let target = query::LinkInfo::from_fd(fd)
+        .map(|i| target(i.info))
+        .unwrap_or(LinkTarget::Unknown);
+    Ok(LinkInfo {
+        id: head.id,
+        type_name: link_type_name(head.link_type),
+        prog_id: head.prog_id,
+        link_type: head.link_type,
+        target,
+    })
+}
+
+fn lossy(s: Option<std::ffi::OsString>) -> String {
+    s.map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// libbpf-rs's decoding of a link, as rbt's target record.
+fn target(info: LinkTypeInfo) -> LinkTarget {
+    let at = |t: libbpf_rs::ProgramAttachType| AttachType(t as u32);
+    match info {
+        LinkTypeInfo::RawTracepoint(i) => LinkTarget::RawTracepoint { tp_name: i.name },
+        LinkTypeInfo::Tracing(i) => LinkTarget::Tracing {
+            attach_type: at(i.attach_type),
+            target_obj_id: i.target_obj_id,
+            target_btf_id: i.target_btf_id,
+        },
+        LinkTypeInfo::Cgroup(i) => LinkTarget::Cgroup {
+            cgroup_id: i.cgroup_id,
+            attach_type: at(i.attach_type),
+        },
+        LinkTypeInfo::NetNs(i) => LinkTarget::NetNs {
+            netns_ino: i.ino,
+            attach_type: at(i.attach_type),
+        },
+        LinkTypeInfo::Xdp(i) => LinkTarget::Xdp {
+            devname: ifname(i.ifindex),
+            ifindex: i.ifindex,
+        },
+        LinkTypeInfo::Tcx(i) => LinkTarget::Tcx {
+            devname: ifname(i.ifindex),
+            ifindex: i.ifindex,
+            attach_type: at(i.attach_type),
+        },
+        LinkTypeInfo::Netkit(i) => LinkTarget::Netkit {
+            devname: ifname(i.ifindex),
+            ifindex: i.ifindex,
+            attach_type: at(i.attach_type),
+        },
+        LinkTypeInfo::StructOps(i) => LinkTarget::StructOps { map_id: i.map_id },
+        LinkTypeInfo::SockMap(i) => LinkTarget::SockMap {
+            map_id: i.map_id,
+            attach_type: at(i.attach_type),
+        },
+        LinkTypeInfo::Netfilter(i) => LinkTarget::Netfilter {
+            pf: i.protocol_family,
+            hook: i.hooknum,
+            prio: i.priority,
+            flags: i.flags,
+        },
+        LinkTypeInfo::Iter(i) => LinkTarget::Iter {
+            target_name: i.target_name.to_string_lossy().into_owned(),
+        },
+        LinkTypeInfo::KprobeMulti(i) => LinkTarget::KprobeMulti {
+            func_cnt: i.count,
+            missed: i.missed,
+        },
+        LinkTypeInfo::UprobeMulti(i) => LinkTarget::UprobeMulti {
+            path: i.path.map(|p| p.display().to_string()).unwrap_or_default(),
+            func_cnt: i.count,
+            pid: i.pid,
+        },
         LinkTypeInfo::PerfEvent(p) => match p.event_type {
             PerfEventType::Tracepoint { name, cookie } => {
-                f.push(("event_type", json!("tracepoint")));
-                f.push(("tracepoint", os(name)));
-                f.push(("cookie", json!(cookie)));
+                LinkTarget::PerfEvent(PerfEvent::Tracepoint {
+                    tracepoint: lossy(name),
+                    cookie,
+                })
             }
             PerfEventType::Kprobe {
                 func_name,
@@ -155,49 +392,39 @@ pub fn info(fd: BorrowedFd<'_>) -> Result<LinkFacts> {
                 offset,
                 missed,
                 cookie,
-            } => {
-                f.push((
-                    "event_type",
-                    json!(if is_retprobe { "kretprobe" } else { "kprobe" }),
-                ));
-                f.push(("addr", json!(addr)));
-                f.push(("func", os(func_name)));
-                f.push(("offset", json!(offset)));
-                f.push(("missed", json!(missed)));
-                f.push(("cookie", json!(cookie)));
-                f.push(("retprobe", json!(is_retprobe)));
-            }
+            } => LinkTarget::PerfEvent(PerfEvent::Kprobe {
+                retprobe: is_retprobe,
+                addr,
+                func: lossy(func_name),
+                offset,
+                missed,
+                cookie,
+            }),
             PerfEventType::Uprobe {
                 file_name,
                 is_retprobe,
                 offset,
                 cookie,
                 ..
-            } => {
-                f.push((
-                    "event_type",
-                    json!(if is_retprobe { "uretprobe" } else { "uprobe" }),
-                ));
-                f.push(("file", os(file_name)));
-                f.push(("offset", json!(offset)));
-                f.push(("cookie", json!(cookie)));
-                f.push(("retprobe", json!(is_retprobe)));
-            }
+            } => LinkTarget::PerfEvent(PerfEvent::Uprobe {
+                retprobe: is_retprobe,
+                file: lossy(file_name),
+                offset,
+                cookie,
+            }),
             PerfEventType::Event {
                 config,
                 event_type,
                 cookie,
-            } => {
-                f.push(("event_type", json!("event")));
-                f.push(("event_config", json!(config)));
-                f.push(("perf_type", json!(event_type)));
-                f.push(("cookie", json!(cookie)));
-            }
-            PerfEventType::Unknown(_) => {}
+            } => LinkTarget::PerfEvent(PerfEvent::Event {
+                event_config: config,
+                perf_type: event_type,
+                cookie,
+            }),
+            PerfEventType::Unknown(_) => LinkTarget::Unknown,
         },
-        _ => {}
+        _ => LinkTarget::Unknown,
     }
-    Ok(facts)
 }
 
 /// The name of the network interface with `ifindex`, if it exists.
@@ -220,4 +447,86 @@ pub fn detach(fd: BorrowedFd<'_>) -> std::io::Result<()> {
         return Err(errno(ret));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(target: LinkTarget) -> String {
+        serde_json::to_string(&LinkInfo {
+            id: 7,
+            type_name: "t".into(),
+            prog_id: 3,
+            link_type: 0,
+            target,
+        })
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn fields_follow_bpftool_order() {
+        assert_eq!(
+            json(LinkTarget::Unknown),
+            r#"{"id":7,"type":"t","prog_id":3}"#
+        );
+        assert_eq!(
+            json(LinkTarget::Netfilter {
+                pf: 2,
+                hook: 1,
+                prio: -100,
+                flags: 0
+            }),
+            r#"{"id":7,"type":"t","prog_id":3,"pf":2,"hook":1,"prio":-100,"flags":0}"#
+        );
+        assert_eq!(
+            json(LinkTarget::Xdp {
+                devname: None,
+                ifindex: 4
+            }),
+            r#"{"id":7,"type":"t","prog_id":3,"ifindex":4}"#
+        );
+        assert_eq!(
+            json(LinkTarget::NetNs {
+                netns_ino: 9,
+                attach_type: AttachType(libbpf_sys::BPF_SK_LOOKUP)
+            }),
+            r#"{"id":7,"type":"t","prog_id":3,"netns_ino":9,"attach_type":"sk_lookup"}"#
+        );
+        assert_eq!(
+            json(LinkTarget::PerfEvent(PerfEvent::Kprobe {
+                retprobe: true,
+                addr: 1,
+                func: "f".into(),
+                offset: 2,
+                missed: 0,
+                cookie: 5
+            })),
+            r#"{"id":7,"type":"t","prog_id":3,"event_type":"kretprobe","addr":1,"func":"f","offset":2,"missed":0,"cookie":5,"retprobe":true}"#
+        );
+        assert_eq!(
+            json(LinkTarget::PerfEvent(PerfEvent::Event {
+                event_config: 1,
+                perf_type: 2,
+                cookie: 0
+            })),
+            r#"{"id":7,"type":"t","prog_id":3,"event_type":"event","event_config":1,"perf_type":2,"cookie":0}"#
+        );
+    }
+
+    #[test]
+    fn helpers_read_the_target() {
+        let tcx = LinkTarget::Tcx {
+            devname: Some("lo".into()),
+            ifindex: 1,
+            attach_type: AttachType(libbpf_sys::BPF_TCX_INGRESS),
+        };
+        assert_eq!(tcx.ifindex(), Some(1));
+        assert_eq!(tcx.devname(), Some("lo"));
+        assert_eq!(
+            tcx.attach_type().map(AttachType::name).as_deref(),
+            Some("tcx_ingress")
+        );
+        assert_eq!(LinkTarget::Unknown.ifindex(), None);
+    }
 }

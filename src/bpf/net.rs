@@ -388,65 +388,10 @@ pub fn link_create(
 
 /// Detach a bpf_link from its hook (the link object lives on while fds or pins hold it).
 pub fn link_detach(link: BorrowedFd<'_>) -> Result<()> {
-    // SAFETY: plain syscall wrapper on a live fd.
-    let ret = unsafe { libbpf_sys::bpf_link_detach(link.as_raw_fd()) };
-    if ret != 0 {
-        return Err(kernel_error(errno(ret), "detaching the link"));
-    }
-    Ok(())
+    super::link::detach(link).map_err(|e| kernel_error(e, "detaching the link"))
 }
 
-/// A link's type, program id and, for XDP and tcx links, the ifindex and attach type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NetLinkInfo {
-    pub id: u32,
-    pub link_type: u32,
-    pub prog_id: u32,
-    pub ifindex: u32,
-    pub attach_type: u32,
-    /// Netfilter links: (pf, hooknum, priority, flags).
-    pub netfilter: Option<(u32, u32, i32, u32)>,
-}
-
-pub const LINK_TYPE_NETFILTER: u32 = libbpf_sys::BPF_LINK_TYPE_NETFILTER;
-pub const LINK_TYPE_XDP: u32 = libbpf_sys::BPF_LINK_TYPE_XDP;
-pub const LINK_TYPE_TCX: u32 = libbpf_sys::BPF_LINK_TYPE_TCX;
-
-pub fn link_info(link: BorrowedFd<'_>) -> Result<NetLinkInfo> {
-    let mut raw = libbpf_sys::bpf_link_info::default();
-    let mut len = std::mem::size_of::<libbpf_sys::bpf_link_info>() as u32;
-    // SAFETY: `raw` is a zeroed bpf_link_info of `len` bytes, valid for writes.
-    let ret = unsafe { libbpf_sys::bpf_link_get_info_by_fd(link.as_raw_fd(), &mut raw, &mut len) };
-    if ret != 0 {
-        return Err(kernel_error(errno(ret), "reading link info"));
-    }
-    let (ifindex, attach_type) = match raw.type_ {
-        // SAFETY: the kernel filled the union member that matches the link's type.
-        LINK_TYPE_XDP => (
-            unsafe { raw.__bindgen_anon_1.xdp.ifindex },
-            libbpf_sys::BPF_XDP,
-        ),
-        LINK_TYPE_TCX => {
-            // SAFETY: as above.
-            let tcx = unsafe { raw.__bindgen_anon_1.tcx };
-            (tcx.ifindex, tcx.attach_type)
-        }
-        _ => (0, 0),
-    };
-    let netfilter = (raw.type_ == LINK_TYPE_NETFILTER).then(|| {
-        // SAFETY: the kernel filled the netfilter member for a netfilter link.
-        let nf = unsafe { raw.__bindgen_anon_1.netfilter };
-        (nf.pf, nf.hooknum, nf.priority, nf.flags)
-    });
-    Ok(NetLinkInfo {
-        id: raw.id,
-        link_type: raw.type_,
-        prog_id: raw.prog_id,
-        ifindex,
-        attach_type,
-        netfilter,
-    })
-}
+pub use super::link::LINK_TYPE_XDP;
 
 /// The flow dissector program of the current network namespace, if one is attached.
 pub fn flow_dissector_id() -> Result<Option<u32>> {

@@ -9,8 +9,9 @@ use anyhow::{bail, Context, Result};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use super::format::{hex_string, le_u128, Typed};
+use super::format::{le_u128, Typed};
 use super::{parse, Btf};
+use crate::hex;
 
 /// The simple types `--key-type` / `--value-type` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +173,7 @@ impl Serialize for View<'_> {
             Codec::Btf { btf, id, .. } => Typed::new(btf, *id, b).serialize(s),
             Codec::Plain => match b.len() {
                 1 | 2 | 4 | 8 => s.serialize_u64(le_u128(b) as u64),
-                _ => s.serialize_str(&hex_string(b)),
+                _ => s.serialize_str(&hex::prefixed(b)),
             },
             Codec::Simple(simple) => match *simple {
                 Simple::U(_) => s.serialize_u64(le_u128(b) as u64),
@@ -195,15 +196,12 @@ impl Serialize for View<'_> {
                     let a: [u8; 16] = b.try_into().map_err(serde::ser::Error::custom)?;
                     s.collect_str(&Ipv6Addr::from(a))
                 }
-                Simple::Mac => {
-                    let parts: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
-                    s.serialize_str(&parts.join(":"))
-                }
+                Simple::Mac => s.serialize_str(&hex::colons(b)),
                 Simple::Str => {
                     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
                     s.serialize_str(&String::from_utf8_lossy(&b[..end]))
                 }
-                Simple::Hex => s.serialize_str(&hex_string(b)),
+                Simple::Hex => s.serialize_str(&hex::prefixed(b)),
             },
         }
     }

@@ -201,23 +201,13 @@ fn ser_float<S: Serializer>(s: S, bytes: &[u8]) -> Result<S::Ok, S::Error> {
             b.copy_from_slice(bytes);
             f64::from_le_bytes(b)
         }
-        _ => return s.serialize_str(&hex_string(bytes)),
+        _ => return s.serialize_str(&crate::hex::prefixed(bytes)),
     };
     if v.is_finite() {
         s.serialize_f64(v)
     } else {
         s.serialize_str(&v.to_string())
     }
-}
-
-/// Bytes as `0x` and two hex digits per byte, in memory order.
-pub fn hex_string(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(2 + bytes.len() * 2);
-    out.push_str("0x");
-    for b in bytes {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
 }
 
 /// One member of a struct/union: a bitfield or a normal member.

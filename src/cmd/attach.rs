@@ -49,16 +49,11 @@ pub enum Hook {
     },
 }
 
-/// An offset or address word: decimal or 0x hex.
-fn parse_number(text: &str) -> Option<u64> {
-    crate::grammar::number::parse(text).and_then(|n| u64::try_from(n).ok())
-}
-
 /// `NAME[+OFF]`.
 fn split_offset(text: &str, what: &str) -> Result<(String, u64)> {
     match text.rsplit_once('+') {
         Some((name, off)) => {
-            let off = parse_number(off)
+            let off = grammar::number::as_type::<u64>(off)
                 .ok_or_else(|| usage(format!("{what} `{text}`: bad offset `{off}`")))?;
             Ok((name.to_owned(), off))
         }
@@ -387,7 +382,7 @@ fn create(hook: &Hook, prog: BorrowedFd<'_>, g: &Globals) -> Result<OwnedFd> {
             let what = if *retprobe { "uretprobe" } else { "uprobe" };
             let path = std::fs::canonicalize(path)
                 .with_context(|| format!("{what}: binary {}: no such file", path.display()))?;
-            let base = match parse_number(symbol) {
+            let base = match grammar::number::as_type::<u64>(symbol) {
                 Some(addr) if symbol.starts_with("0x") => addr,
                 _ => k::uprobe_offset(&path, symbol)?,
             };
@@ -412,12 +407,10 @@ fn create(hook: &Hook, prog: BorrowedFd<'_>, g: &Globals) -> Result<OwnedFd> {
                 ),
                 _ => bpf::kernel_error(e, format!("attaching {word}")),
             })?;
-            let facts = bpf::link::info(link.as_fd())?;
-            let got = facts
-                .fields
-                .iter()
-                .find(|(k, _)| *k == "attach_type")
-                .and_then(|(_, v)| v.as_str().map(str::to_owned))
+            let got = bpf::link::info(link.as_fd())?
+                .target
+                .attach_type()
+                .map(bpf::link::AttachType::name)
                 .unwrap_or_default();
             let want = match *word {
                 "fentry" => "trace_fentry",

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use anyhow::Result;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
 
+use crate::bpf::link::{AttachType, LinkInfo, LinkTarget, PerfEvent};
+use crate::bpf::pids::PidRef;
 use crate::bpf::{self, bpffs, Kind};
 use crate::cli::{Globals, LinkVerb};
 use crate::cmd::object_verbs::{self, ShowContext};
@@ -22,20 +23,16 @@ pub fn run(verb: Option<LinkVerb>, g: &Globals, out: &mut Output) -> Result<()> 
     }
 }
 
-/// One link as `link show` prints it: `id`, `type`, `prog_id`, the per-type fields,
-/// then `pinned` (with -f) and `pids`, as bpftool orders them.
+/// One link as `link show` prints it: the link's info (`id`, `type`, `prog_id`, the
+/// per-type fields), then `pinned` (with -f) and `pids`, as bpftool orders them.
 #[derive(Debug, Serialize)]
-#[serde(transparent)]
-pub struct LinkRecord(pub Map<String, Value>);
-
-impl LinkRecord {
-    fn str_field(&self, key: &str) -> String {
-        match self.0.get(key) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(v) => v.to_string(),
-        }
-    }
+pub struct LinkRecord {
+    #[serde(flatten)]
+    pub info: LinkInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pids: Vec<PidRef>,
 }
 
 impl Tabular for LinkRecord {
@@ -44,83 +41,61 @@ impl Tabular for LinkRecord {
     }
 
     fn row(&self) -> Vec<String> {
-        let target = attached_to(&self.0);
-        let pinned = match self.0.get("pinned") {
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(","),
-            _ => String::new(),
-        };
         vec![
-            self.str_field("id"),
-            self.str_field("type"),
-            self.str_field("prog_id"),
-            target,
-            pinned,
+            self.info.id.to_string(),
+            self.info.type_name.clone(),
+            self.info.prog_id.to_string(),
+            attached_to(&self.info.target),
+            self.pinned.as_deref().unwrap_or_default().join(","),
         ]
     }
 }
 
 /// A short human description of what the link attaches to.
-fn attached_to(m: &Map<String, Value>) -> String {
-    let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-    let n = |k: &str| m.get(k).map(Value::to_string).unwrap_or_default();
-    if m.contains_key("tracepoint") {
-        return format!("tracepoint {}", s("tracepoint"));
+fn attached_to(target: &LinkTarget) -> String {
+    let attach = |t: Option<AttachType>| t.map(AttachType::name).unwrap_or_default();
+    match target {
+        LinkTarget::PerfEvent(PerfEvent::Tracepoint { tracepoint, .. }) => {
+            format!("tracepoint {tracepoint}")
+        }
+        LinkTarget::RawTracepoint { tp_name } => format!("raw_tracepoint {tp_name}"),
+        LinkTarget::PerfEvent(e @ PerfEvent::Kprobe { func, offset, .. }) => {
+            format!("{} {func}+{offset}", e.event_type())
+        }
+        LinkTarget::PerfEvent(e @ PerfEvent::Uprobe { file, offset, .. }) => {
+            format!("{} {file}+{offset:#x}", e.event_type())
+        }
+        LinkTarget::Cgroup {
+            cgroup_id,
+            attach_type,
+        } => format!("cgroup {cgroup_id} {}", attach_type.name()),
+        LinkTarget::Tracing {
+            attach_type,
+            target_btf_id,
+            ..
+        } => format!("{} btf {target_btf_id}", attach_type.name()),
+        LinkTarget::Xdp { ifindex, .. }
+        | LinkTarget::Tcx { ifindex, .. }
+        | LinkTarget::Netkit { ifindex, .. } => {
+            let dev = target
+                .devname()
+                .map_or_else(|| ifindex.to_string(), str::to_owned);
+            format!("{dev} {}", attach(target.attach_type()))
+                .trim_end()
+                .to_owned()
+        }
+        _ => String::new(),
     }
-    if m.contains_key("tp_name") {
-        return format!("raw_tracepoint {}", s("tp_name"));
-    }
-    if m.contains_key("func") {
-        return format!("{} {}+{}", s("event_type"), s("func"), n("offset"));
-    }
-    if m.contains_key("file") {
-        return format!(
-            "{} {}+{:#x}",
-            s("event_type"),
-            s("file"),
-            m.get("offset").and_then(Value::as_u64).unwrap_or(0)
-        );
-    }
-    if m.contains_key("cgroup_id") {
-        return format!("cgroup {} {}", n("cgroup_id"), s("attach_type"));
-    }
-    if m.contains_key("target_btf_id") {
-        return format!("{} btf {}", s("attach_type"), n("target_btf_id"));
-    }
-    if m.contains_key("ifindex") {
-        let dev = s("devname");
-        return format!(
-            "{} {}",
-            if dev.is_empty() { n("ifindex") } else { dev },
-            s("attach_type")
-        )
-        .trim_end()
-        .to_owned();
-    }
-    String::new()
 }
 
 /// Build the record of the link behind `fd`.
 pub fn record(fd: std::os::fd::BorrowedFd<'_>, ctx: &ShowContext) -> Result<LinkRecord> {
-    let facts = bpf::link::info(fd)?;
-    let mut m = Map::new();
-    m.insert("id".into(), json!(facts.id));
-    m.insert("type".into(), json!(facts.type_name));
-    m.insert("prog_id".into(), json!(facts.prog_id));
-    for (k, v) in facts.fields {
-        m.insert(k.into(), v);
-    }
-    if let Some(pinned) = ctx.pinned(facts.id) {
-        m.insert("pinned".into(), json!(pinned));
-    }
-    let pids = ctx.pids(facts.id);
-    if !pids.is_empty() {
-        m.insert("pids".into(), json!(pids));
-    }
-    Ok(LinkRecord(m))
+    let info = bpf::link::info(fd)?;
+    Ok(LinkRecord {
+        pinned: ctx.pinned(info.id),
+        pids: ctx.pids(info.id),
+        info,
+    })
 }
 
 /// Detach the link and remove its pins under the bpffs root (a detached link pinned is
@@ -143,8 +118,8 @@ fn detach(words: &[String], g: &Globals, out: &mut Output) -> Result<()> {
         Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {}
         Err(e) => return Err(bpf::kernel_error(e, format!("detaching link id {id}"))),
     }
-    let type_name = bpf::link::info(link.fd.as_fd())
-        .map(|f| f.type_name)
+    let type_name = bpf::link::head(link.fd.as_fd())
+        .map(|h| bpf::link::link_type_name(h.link_type))
         .unwrap_or_default();
     remove_pins(id, &handle);
     drop(link);

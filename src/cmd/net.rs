@@ -349,8 +349,11 @@ fn find_links(link_type: u32, ifindex: u32, prog_id: u32) -> Vec<(u32, OwnedFd)>
         let Ok(fd) = bpf::fd_by_id(Kind::Link, id) else {
             continue;
         };
-        if let Ok(info) = kn::link_info(fd.as_fd()) {
-            if info.link_type == link_type && info.ifindex == ifindex && info.prog_id == prog_id {
+        if let Ok(info) = bpf::link::info(fd.as_fd()) {
+            if info.link_type == link_type
+                && info.target.ifindex() == Some(ifindex)
+                && info.prog_id == prog_id
+            {
                 found.push((id, fd));
             }
         }
@@ -1494,13 +1497,19 @@ fn netfilter_links() -> Vec<serde_json::Value> {
         let Ok(fd) = bpf::fd_by_id(Kind::Link, id) else {
             continue;
         };
-        if let Ok(kn::NetLinkInfo {
-            netfilter: Some(nf),
+        if let Ok(bpf::link::LinkInfo {
+            target:
+                bpf::link::LinkTarget::Netfilter {
+                    pf,
+                    hook,
+                    prio,
+                    flags,
+                },
             prog_id,
             ..
-        }) = kn::link_info(fd.as_fd())
+        }) = bpf::link::info(fd.as_fd())
         {
-            found.push((nf, prog_id));
+            found.push(((pf, hook, prio, flags), prog_id));
         }
     }
     found.sort_by_key(|((pf, hook, prio, _), _)| (*pf, *hook, *prio));

@@ -10,10 +10,12 @@ use libbpf_rs::MapCore;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::bpf::link::{LinkInfo, LinkTarget, PerfEvent};
 use crate::bpf::{self, stream, Kind};
 use crate::cli::{EventsArgs, Globals, PerfVerb, StreamLimits, TracelogArgs};
 use crate::grammar;
 use crate::handle;
+use crate::hex;
 use crate::output::{Output, Tabular};
 
 pub fn run(verb: Option<PerfVerb>, g: &Globals, out: &mut Output) -> Result<()> {
@@ -102,36 +104,41 @@ fn task_record(t: bpf::perf::TaskFd) -> PerfRecord {
 }
 
 /// A perf_event or raw_tracepoint link as a `perf show` record, if it is one.
-fn link_record(facts: bpf::link::LinkFacts) -> Option<PerfRecord> {
-    let field = |k: &str| facts.fields.iter().find(|(n, _)| *n == k).map(|(_, v)| v);
-    let s = |k: &str| field(k).and_then(Value::as_str).map(str::to_owned);
-    let n = |k: &str| field(k).and_then(Value::as_u64);
+fn link_record(info: LinkInfo) -> Option<PerfRecord> {
     let mut r = PerfRecord {
-        prog_id: facts.prog_id,
-        link_id: Some(facts.id),
+        prog_id: info.prog_id,
+        link_id: Some(info.id),
         ..Default::default()
     };
-    match facts.type_name.as_str() {
-        "raw_tracepoint" => {
+    match info.target {
+        LinkTarget::RawTracepoint { tp_name } => {
             r.fd_type = "raw_tracepoint".into();
-            r.tracepoint = s("tp_name");
+            r.tracepoint = Some(tp_name);
         }
-        "perf_event" => {
-            // Kernels before 6.6 do not say what a perf_event link is attached to.
-            r.fd_type = s("event_type").unwrap_or_else(|| "perf_event".into());
-            match r.fd_type.as_str() {
-                "tracepoint" => r.tracepoint = s("tracepoint"),
-                "kprobe" | "kretprobe" => {
-                    r.func = s("func");
-                    r.offset = n("offset");
-                    r.addr = n("addr");
+        LinkTarget::PerfEvent(event) => {
+            r.fd_type = event.event_type().into();
+            match event {
+                PerfEvent::Tracepoint { tracepoint, .. } => r.tracepoint = Some(tracepoint),
+                PerfEvent::Kprobe {
+                    func, offset, addr, ..
+                } => {
+                    r.func = Some(func);
+                    r.offset = Some(offset.into());
+                    r.addr = Some(addr);
                 }
-                "uprobe" | "uretprobe" => {
-                    r.filename = s("file");
-                    r.offset = n("offset");
+                PerfEvent::Uprobe { file, offset, .. } => {
+                    r.filename = Some(file);
+                    r.offset = Some(offset.into());
                 }
-                _ => {}
+                PerfEvent::Event { .. } => {}
             }
+        }
+        // Kernels before 6.6 do not say what a perf_event link is attached to.
+        _ if info.link_type == bpf::link::LINK_TYPE_PERF_EVENT => {
+            r.fd_type = "perf_event".into();
+        }
+        _ if info.link_type == bpf::link::LINK_TYPE_RAW_TRACEPOINT => {
+            r.fd_type = "raw_tracepoint".into();
         }
         _ => return None,
     }
@@ -261,18 +268,6 @@ pub fn tracelog(args: &TracelogArgs, g: &Globals, out: &mut Output) -> Result<()
     Ok(())
 }
 
-/// Lowercase hex of `bytes`, with a space between bytes when `spaced`.
-fn hex(bytes: &[u8], spaced: bool) -> String {
-    let mut s = String::with_capacity(bytes.len() * 3);
-    for (i, b) in bytes.iter().enumerate() {
-        if spaced && i > 0 {
-            s.push(' ');
-        }
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
 fn now_ns() -> u64 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
         .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
@@ -329,15 +324,15 @@ pub fn events(args: &EventsArgs, _g: &Globals, out: &mut Output) -> Result<()> {
                             let text = match (json, cpu) {
                                 (true, _) => String::new(),
                                 (false, Some(c)) => {
-                                    format!("{timestamp} cpu {c}: {}", hex(data, true))
+                                    format!("{timestamp} cpu {c}: {}", hex::spaced(data))
                                 }
-                                (false, None) => format!("{timestamp}: {}", hex(data, true)),
+                                (false, None) => format!("{timestamp}: {}", hex::spaced(data)),
                             };
                             let line = EventLine {
                                 timestamp,
                                 cpu,
                                 size: data.len(),
-                                data: &HexBytes(data),
+                                data: &hex::HexStr(data),
                             };
                             out.stream_line_deferred(&line, &text)
                                 .map_err(anyhow::Error::from)
@@ -400,26 +395,6 @@ struct EventLine<'a, D: Serialize> {
     cpu: Option<u32>,
     size: usize,
     data: &'a D,
-}
-
-/// Bytes serialized as one lowercase hex string, without an intermediate String.
-struct HexBytes<'a>(&'a [u8]);
-
-impl Serialize for HexBytes<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut buf = [0u8; 512];
-        if self.0.len() * 2 <= buf.len() {
-            for (i, b) in self.0.iter().enumerate() {
-                buf[2 * i] = DIGITS[(b >> 4) as usize];
-                buf[2 * i + 1] = DIGITS[(b & 15) as usize];
-            }
-            let text = std::str::from_utf8(&buf[..self.0.len() * 2]).unwrap_or_default();
-            s.serialize_str(text)
-        } else {
-            s.serialize_str(&hex(self.0, false))
-        }
-    }
 }
 
 type Formatter = Box<dyn Fn(&[u8]) -> Result<Value>>;
@@ -552,11 +527,5 @@ mod tests {
             ))
         );
         assert!(parse_trace_line("# tracer: nop").is_none());
-    }
-
-    #[test]
-    fn hex_is_lowercase() {
-        assert_eq!(hex(&[0xab, 1], false), "ab01");
-        assert_eq!(hex(&[0xab, 1], true), "ab 01");
     }
 }

@@ -13,7 +13,8 @@ use crate::cli::{Globals, LoadArgs, ProgVerb};
 use crate::cmd::object_verbs::{self, ShowContext};
 use crate::error::usage;
 use crate::grammar::{self, Matches};
-use crate::handle::{self, hex, Handle};
+use crate::handle::{self, Handle};
+use crate::hex;
 use crate::output::{Output, Tabular};
 
 pub fn run(verb: Option<ProgVerb>, g: &Globals, out: &mut Output) -> Result<()> {
@@ -102,7 +103,7 @@ fn record(fd: std::os::fd::BorrowedFd<'_>, ctx: &ShowContext) -> Result<ProgReco
         id: info.id,
         prog_type: info.type_name,
         name: info.name,
-        tag: hex(&info.tag),
+        tag: hex::compact(&info.tag),
         gpl_compatible: info.gpl_compatible,
         run_time_ns: stats.then_some(info.run_time_ns),
         run_cnt: stats.then_some(info.run_cnt),
@@ -317,7 +318,10 @@ impl Tabular for RunRecord {
         vec![
             self.retval.to_string(),
             format!("{}ns", self.duration),
-            self.data_out.as_deref().map(hex).unwrap_or_default(),
+            self.data_out
+                .as_deref()
+                .map(hex::compact)
+                .unwrap_or_default(),
         ]
     }
 }

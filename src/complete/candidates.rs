@@ -105,7 +105,7 @@ fn tags() -> Vec<CompletionCandidate> {
             use std::os::fd::AsFd;
             let info = bpf::prog::info(fd.as_fd()).ok()?;
             Some(
-                CompletionCandidate::new(crate::handle::hex(&info.tag))
+                CompletionCandidate::new(crate::hex::compact(&info.tag))
                     .help(Some(format!("id {id} {}", info.name).into())),
             )
         })

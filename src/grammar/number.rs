@@ -22,6 +22,11 @@ pub fn parse(word: &str) -> Option<i128> {
     Some(if negative { -magnitude } else { magnitude })
 }
 
+/// The number a word spells, if it fits T: `as_type::<u8>("256")` is None.
+pub fn as_type<T: TryFrom<i128>>(word: &str) -> Option<T> {
+    parse(word).and_then(|n| T::try_from(n).ok())
+}
+
 /// The range of T, for "out of range" messages: `0..=65535`.
 pub fn range_of<T: TryFrom<i128>>() -> String {
     // Find the bounds by bisection over i128 (T is an integer type of at most 64 bits).
@@ -50,6 +55,17 @@ fn bound(fits: impl Fn(i128) -> bool, mut lo: i128, mut hi: i128) -> i128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_that_fit_a_type() {
+        assert_eq!(as_type::<u64>("42"), Some(42));
+        assert_eq!(as_type::<u64>("0x1f"), Some(31));
+        assert_eq!(as_type::<u8>("256"), None);
+        assert_eq!(as_type::<u32>("0x"), None);
+        assert_eq!(as_type::<u32>("-1"), None);
+        assert_eq!(as_type::<u32>("x1"), None);
+        assert_eq!(as_type::<i32>("-1"), Some(-1));
+    }
 
     #[test]
     fn decimal_hex_and_negative() {
