@@ -8,6 +8,7 @@ mod complete;
 mod error;
 mod handle;
 mod output;
+mod rollback;
 
 use output::Output;
 
