@@ -81,13 +81,6 @@ pub fn pin(fd: impl AsFd, path: &Path) -> Result<()> {
     super::obj_pin(fd.as_fd(), path)
 }
 
-/// Remove a link pin and the directories rbt made for it once empty.
-pub fn unpin(path: &Path) {
-    if std::fs::remove_file(path).is_ok() {
-        remove_empty_dirs(path);
-    }
-}
-
 /// Remove every pin of link `link_id` under the bpffs root; the paths removed.
 pub fn unpin_all_of(link_id: u32) -> Vec<PathBuf> {
     let mut removed = Vec::new();

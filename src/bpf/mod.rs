@@ -11,6 +11,7 @@ pub mod link_pin;
 pub mod log;
 pub mod map;
 pub mod net;
+pub mod net_clsact;
 pub mod net_netlink;
 pub mod net_ns;
 pub mod object;
