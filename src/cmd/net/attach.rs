@@ -10,7 +10,7 @@ use super::plan::{self, AttachCtx, AttachPlan, AttachStep};
 use super::words::{self, Relative, XdpMode};
 use crate::bpf::net::{self as kn, Direction, LinkTarget, TcSlot};
 use crate::bpf::net_ns::NetnsGuard;
-use crate::bpf::{self, bpffs, link_pin, net_clsact, Kind};
+use crate::bpf::{self, bpffs, link_pin, net_clsact, stream, Kind};
 use crate::cli::NetAttachArgs;
 use crate::error::hinted;
 use crate::handle;
@@ -56,11 +56,13 @@ pub fn attach(args: &NetAttachArgs, out: &mut Output) -> Result<()> {
     for (dev, ifindex) in plan::targets(&req.w.devs)? {
         plans.push(ctx.plan(&dev, ifindex)?);
     }
-    // Declared after `_ns`, so the undos run inside the namespace.
+    // Declared after `_ns`, so the undos run inside the namespace. A signal from here on
+    // stops at the next step and rolls back.
+    stream::defer_interrupts()?;
     let mut rollback = Rollback::new();
     let mut changes = Vec::new();
     for (done, mut p) in plans.into_iter().enumerate() {
-        if let Err(e) = run(&ctx, &mut p, &mut rollback) {
+        if let Err(e) = interrupted().and_then(|()| run(&ctx, &mut p, &mut rollback)) {
             return Err(if done > 0 {
                 e.context(format!(
                     "{}: attach failed; rolled back the {done} interface(s) done before it",
@@ -72,8 +74,20 @@ pub fn attach(args: &NetAttachArgs, out: &mut Output) -> Result<()> {
         }
         changes.push(p.change);
     }
+    interrupted()?;
     rollback.commit();
     plan::report(req.dry_run, &changes, out)
+}
+
+/// An error once SIGINT, SIGTERM or SIGHUP has come, so the caller's rollback runs.
+pub fn interrupted() -> Result<()> {
+    match stream::stop_signal() {
+        Some(sig) => Err(anyhow::anyhow!(
+            "interrupted by {}",
+            nix::sys::signal::Signal::try_from(sig).map_or("a signal", |s| s.as_str())
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Take the planned step, push its undo and write the change's message.

@@ -5,12 +5,12 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use anyhow::{Context, Result};
 
-use super::attach::xdp_error;
+use super::attach::{interrupted, xdp_error};
 use super::plan::{self, DetachPlan, DetachWhat};
 use super::words;
 use crate::bpf::net::{self as kn, TcSlot};
 use crate::bpf::net_ns::NetnsGuard;
-use crate::bpf::{self, link_pin, net_clsact, Kind};
+use crate::bpf::{self, link_pin, net_clsact, stream, Kind};
 use crate::cli::NetDetachArgs;
 use crate::handle;
 use crate::output::Output;
@@ -32,15 +32,19 @@ pub fn detach(args: &NetDetachArgs, out: &mut Output) -> Result<()> {
     for (dev, ifindex) in &targets {
         plans.push(plan::plan_detach(req.t, &req.w, wanted, dev, *ifindex)?);
     }
-    // Declared after `_ns`, so the undos run inside the namespace.
+    // Declared after `_ns`, so the undos run inside the namespace. A signal from here on
+    // stops at the next step and puts back what was detached.
+    stream::defer_interrupts()?;
     let mut rollback = Rollback::new();
     let mut changes = Vec::new();
     for p in plans {
         if !req.dry_run {
+            interrupted().context("put back what was already detached")?;
             run(&p, &mut rollback)?;
         }
         changes.push(p.change(req.dry_run));
     }
+    interrupted().context("put back what was already detached")?;
     rollback.commit();
     plan::report(req.dry_run, &changes, out)
 }
