@@ -10,6 +10,7 @@ mod grammar;
 mod handle;
 mod hex;
 mod output;
+mod rollback;
 
 use output::Output;
 

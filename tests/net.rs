@@ -722,17 +722,37 @@ fn several_interfaces_are_all_or_nothing() {
         "dev",
         &lab.a2,
     ]);
+    // Every interface is planned before any changes: the conflict on the second one
+    // fails before the first is touched.
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("rolled back"), "{err}");
+    assert!(err.contains("already has XDP program"), "{err}");
+    assert!(!err.contains("rolled back"), "nothing was done: {err}");
     assert_eq!(
         lab.show(&lab.a)[0]["xdp"],
         serde_json::json!([]),
-        "the first one was rolled back"
+        "the first one was never attached"
     );
     assert_eq!(
         lab.show(&lab.a2)[0]["xdp"][0]["id"],
         drop_id,
         "the second is untouched"
+    );
+    // A failure only the kernel finds (a bridge has no native XDP) comes after the
+    // first interface was attached: that one is rolled back.
+    let bridge = format!("{}x", &lab.a[..lab.a.len() - 1]);
+    in_ns(&lab.ns_a, &["ip", "link", "add", &bridge, "type", "bridge"]);
+    let (code, _, err) = lab.rbt(&[
+        "net", "attach", "xdpdrv", pass_pin, "dev", &lab.a, "dev", &bridge,
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("rolled back the 1 interface(s) done before it"),
+        "{err}"
+    );
+    assert_eq!(
+        lab.show(&lab.a)[0]["xdp"],
+        serde_json::json!([]),
+        "the first one was rolled back"
     );
     lab.rbt_ok(&[
         "net",

@@ -4,13 +4,14 @@
 use std::ffi::CString;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use libbpf_rs::{MapCore, Object, ObjectBuilder, OpenObject, ProgramAttachType, ProgramType};
 
 use super::log;
 use crate::error::hinted;
+use crate::rollback::Rollback;
 
 const EM_BPF: u16 = 247;
 
@@ -268,38 +269,23 @@ fn load_error(
 }
 
 /// Pin every map of a loaded object under `dir`, by map name with `.` made `_` (as libbpf
-/// does: bpffs names cannot hold dots). Returns what was pinned, the created dir last.
-pub fn pin_maps(obj: &mut Object, dir: &Path) -> Result<Vec<PathBuf>> {
-    let created = !dir.exists();
-    if created {
+/// does: bpffs names cannot hold dots). Each pin, and `dir` if this made it, is undone by
+/// `rollback` unless the caller commits.
+pub fn pin_maps(obj: &mut Object, dir: &Path, rollback: &mut Rollback<'_>) -> Result<()> {
+    if !dir.exists() {
         std::fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let dir = dir.to_path_buf();
+        rollback.push(move || {
+            let _ = std::fs::remove_dir(&dir);
+        });
     }
-    let mut pinned = Vec::new();
     for map in obj.maps() {
         let name = map.name().to_string_lossy().replace('.', "_");
         let path = dir.join(&name);
-        if let Err(e) = super::obj_pin(map.as_fd(), &path) {
-            unpin_all(&pinned);
-            if created {
-                let _ = std::fs::remove_dir(dir);
-            }
-            return Err(e.context(format!("pinning map {name}")));
-        }
-        pinned.push(path);
+        super::obj_pin(map.as_fd(), &path).with_context(|| format!("pinning map {name}"))?;
+        rollback.push(move || {
+            let _ = std::fs::remove_file(&path);
+        });
     }
-    if created {
-        pinned.push(dir.to_path_buf());
-    }
-    Ok(pinned)
-}
-
-/// Remove pins (and directories) made during a command that then failed.
-pub fn unpin_all(paths: &[PathBuf]) {
-    for p in paths.iter().rev() {
-        if p.is_dir() {
-            let _ = std::fs::remove_dir(p);
-        } else {
-            let _ = std::fs::remove_file(p);
-        }
-    }
+    Ok(())
 }

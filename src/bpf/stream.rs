@@ -37,6 +37,22 @@ pub fn install_stop_handlers() -> Result<()> {
     Ok(())
 }
 
+/// Make SIGINT, SIGTERM and SIGHUP set the same flag instead of ending rbt, so a command
+/// that changes the kernel sees it between steps (`stop_signal`) and rolls back first.
+pub fn defer_interrupts() -> Result<()> {
+    let action = SigAction::new(
+        SigHandler::Handler(on_stop_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only stores into an atomic, which is async-signal-safe.
+        unsafe { sigaction(sig, &action) }
+            .with_context(|| format!("installing a {sig} handler"))?;
+    }
+    Ok(())
+}
+
 /// The signal that asked the stream to stop, if one came.
 pub fn stop_signal() -> Option<i32> {
     match STOP_SIGNAL.load(Ordering::SeqCst) {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::bpf::{self, attach as k, bpffs, Kind};
+use crate::bpf::{self, attach as k, bpffs, link_pin, Kind};
 use crate::cli::{AttachArgs, Globals};
 use crate::cmd::object_verbs::pins_by_id;
 use crate::cmd::usdt::{self, UsdtTarget};
@@ -14,6 +14,7 @@ use crate::error::{hinted, usage};
 use crate::grammar::{self, Matches};
 use crate::handle::{self, Handle};
 use crate::output::Output;
+use crate::rollback::Rollback;
 
 /// Where `prog attach` hooks a program.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,26 +298,15 @@ pub fn attach(args: &AttachArgs, g: &Globals, out: &mut Output) -> Result<()> {
     Ok(())
 }
 
-/// `<program pin>_link` (then `_link2`, ...) beside the program's pin, or
-/// `/sys/fs/bpf/rbt_link_<prog id>` when the program is not pinned.
+/// The default pin of the link: the naming rule is `link_pin::prog_attach_default`.
 fn default_link_pin(handle: &Handle, prog_id: u32) -> Result<PathBuf> {
-    let base = match handle {
-        Handle::Pinned(p) => format!("{}_link", p.display()),
-        _ => match pins_by_id(Kind::Prog).get(&prog_id).and_then(|p| p.first()) {
-            Some(p) => format!("{p}_link"),
-            None => format!("{}/rbt_link_{prog_id}", bpffs::DEFAULT_ROOT),
-        },
+    let prog_pin = match handle {
+        Handle::Pinned(p) => Some(p.display().to_string()),
+        _ => pins_by_id(Kind::Prog)
+            .get(&prog_id)
+            .and_then(|p| p.first().cloned()),
     };
-    (1..1000)
-        .map(|n| {
-            if n == 1 {
-                PathBuf::from(&base)
-            } else {
-                PathBuf::from(format!("{base}{n}"))
-            }
-        })
-        .find(|p| p.symlink_metadata().is_err())
-        .ok_or_else(|| anyhow::anyhow!("{base}: no free link pin name; choose one with --pin"))
+    link_pin::prog_attach_default(prog_pin.as_deref(), prog_id)
 }
 
 fn no_kprobes() -> anyhow::Error {
@@ -453,7 +443,7 @@ fn create(hook: &Hook, prog: BorrowedFd<'_>, g: &Globals) -> Result<OwnedFd> {
 pub fn autoattach(
     obj: &libbpf_rs::Object,
     prog_pins: &[(String, PathBuf)],
-    pinned: &mut Vec<PathBuf>,
+    rollback: &mut Rollback<'_>,
 ) -> Result<Vec<String>> {
     let mut skipped = Vec::new();
     for prog in obj.progs_mut() {
@@ -481,11 +471,13 @@ pub fn autoattach(
                 )));
             }
         };
-        let path = PathBuf::from(format!("{}_link", prog_pin.display()));
+        let path = link_pin::autoattach(prog_pin);
         bpffs::check_pin_path(&path)?;
         link.pin(&path)
             .with_context(|| format!("pinning the link of {name} at {}", path.display()))?;
-        pinned.push(path);
+        rollback.push(move || {
+            let _ = std::fs::remove_file(&path);
+        });
     }
     Ok(skipped)
 }

@@ -16,6 +16,7 @@ use crate::grammar::{self, Matches};
 use crate::handle::{self, Handle};
 use crate::hex;
 use crate::output::{Output, Tabular};
+use crate::rollback::Rollback;
 
 pub fn run(verb: Option<ProgVerb>, g: &Globals, out: &mut Output) -> Result<()> {
     match verb.unwrap_or(ProgVerb::Show { words: Vec::new() }) {
@@ -219,17 +220,21 @@ fn load(args: &LoadArgs, all: bool, g: &Globals, out: &mut Output) -> Result<()>
     object::check_file(&opts.obj)?;
     bpffs::ensure_mounted(g.nomount)?;
     // Refuse a bad pin path before anything is loaded.
+    let mut rollback = Rollback::new();
     let created_dir = if all {
         prepare_pin_dir(&target)?
     } else {
         bpffs::check_pin_path(&target)?;
         false
     };
-    let result = load_and_pin(args, &opts, prog_type, &target, all);
-    if result.is_err() && created_dir {
-        let _ = std::fs::remove_dir(&target);
+    if created_dir {
+        let dir = target.clone();
+        rollback.push(move || {
+            let _ = std::fs::remove_dir(&dir);
+        });
     }
-    result?;
+    load_and_pin(args, &opts, prog_type, &target, all, &mut rollback)?;
+    rollback.commit();
     out.done(None)?;
     Ok(())
 }
@@ -253,6 +258,7 @@ fn load_and_pin(
     prog_type: Option<(u32, u32)>,
     target: &Path,
     all: bool,
+    rollback: &mut Rollback<'_>,
 ) -> Result<()> {
     let mut reuse_maps = Vec::new();
     for (selector, map) in &opts.maps {
@@ -267,35 +273,30 @@ fn load_and_pin(
     };
     let open = object::open(&spec)?;
     let mut obj = object::load(open, &opts.obj, args.log.as_deref())?;
-    let mut pinned: Vec<PathBuf> = Vec::new();
     let mut prog_pins: Vec<(String, PathBuf)> = Vec::new();
-    let result = (|| -> Result<()> {
-        for prog in obj.progs() {
-            let path = if all {
-                target.join(prog.name())
-            } else {
-                target.to_path_buf()
-            };
-            bpf::obj_pin(prog.as_fd(), &path)
-                .with_context(|| format!("pinning program {}", prog.name().to_string_lossy()))?;
-            prog_pins.push((prog.name().to_string_lossy().into_owned(), path.clone()));
-            pinned.push(path);
-            if !all {
-                break;
-            }
+    for prog in obj.progs() {
+        let path = if all {
+            target.join(prog.name())
+        } else {
+            target.to_path_buf()
+        };
+        bpf::obj_pin(prog.as_fd(), &path)
+            .with_context(|| format!("pinning program {}", prog.name().to_string_lossy()))?;
+        prog_pins.push((prog.name().to_string_lossy().into_owned(), path.clone()));
+        rollback.push(move || {
+            let _ = std::fs::remove_file(&path);
+        });
+        if !all {
+            break;
         }
-        if let Some(dir) = &opts.pinmaps {
-            pinned.extend(object::pin_maps(&mut obj, dir)?);
-        }
-        if opts.autoattach {
-            crate::cmd::attach::autoattach(&obj, &prog_pins, &mut pinned)?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        object::unpin_all(&pinned);
     }
-    result
+    if let Some(dir) = &opts.pinmaps {
+        object::pin_maps(&mut obj, dir, rollback)?;
+    }
+    if opts.autoattach {
+        crate::cmd::attach::autoattach(&obj, &prog_pins, rollback)?;
+    }
+    Ok(())
 }
 
 /// `prog run` output, as bpftool's JSON: data written to stdout (`-`) as byte arrays.

@@ -9,8 +9,9 @@ use anyhow::{Context, Result};
 
 use crate::bpf::prog::ProgInfo;
 use crate::bpf::usdt::{self as u, Note};
-use crate::bpf::{self, attach as k, bpffs, Kind};
+use crate::bpf::{self, attach as k, bpffs, link_pin, Kind};
 use crate::error::hinted;
+use crate::rollback::Rollback;
 
 /// The probe to attach to.
 pub struct UsdtTarget<'a> {
@@ -30,33 +31,6 @@ pub struct Attached {
 
 /// Name of libbpf's spec map as the kernel keeps it (BPF_OBJ_NAME_LEN cuts it to 15).
 const SPEC_MAP: &str = "__bpf_usdt_spec";
-
-/// What an attachment has done so far; dropped before `commit`, it undoes it: closes the
-/// links (which detaches them), removes the pins and clears the spec slots.
-struct Pending<'a> {
-    specs: BorrowedFd<'a>,
-    value_size: usize,
-    slots: Vec<u32>,
-    links: Vec<OwnedFd>,
-    pins: Vec<PathBuf>,
-    done: bool,
-}
-
-impl Drop for Pending<'_> {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        self.links.clear();
-        for p in &self.pins {
-            let _ = std::fs::remove_file(p);
-        }
-        let zero = vec![0u8; self.value_size];
-        for slot in &self.slots {
-            let _ = bpf::map::update(self.specs, Some(&slot.to_ne_bytes()), &zero, 0);
-        }
-    }
-}
 
 /// The program's spec map: (fd, value size, max entries).
 fn spec_map(info: &ProgInfo) -> Result<(OwnedFd, usize, u32)> {
@@ -87,13 +61,18 @@ fn spec_map(info: &ProgInfo) -> Result<(OwnedFd, usize, u32)> {
 }
 
 /// The first spec id whose slot is all zeros and that this attachment has not taken.
-fn free_slot(p: &Pending<'_>, max_entries: u32) -> Result<u32> {
-    let mut value = vec![0u8; p.value_size];
+fn free_slot(
+    specs: BorrowedFd<'_>,
+    value_size: usize,
+    taken: &[u32],
+    max_entries: u32,
+) -> Result<u32> {
+    let mut value = vec![0u8; value_size];
     for id in 0..max_entries {
-        if p.slots.contains(&id) {
+        if taken.contains(&id) {
             continue;
         }
-        let found = bpf::map::lookup(p.specs, Some(&id.to_ne_bytes()), &mut value, 0)
+        let found = bpf::map::lookup(specs, Some(&id.to_ne_bytes()), &mut value, 0)
             .context("reading the program's __bpf_usdt_specs map")?;
         if found && value.iter().all(|&b| b == 0) {
             return Ok(id);
@@ -134,13 +113,11 @@ fn sites<'n>(all: &'n [Note], path: &Path, t: &UsdtTarget<'_>) -> Result<Vec<&'n
     ))
 }
 
-/// The pins: `pin` for the first probe site, `<pin>_2`, `<pin>_3`, ... for the others.
+/// The pins, named by `link_pin::usdt_sites`; the first was checked by the caller.
 fn pin_paths(pin: &Path, n: usize) -> Result<Vec<PathBuf>> {
-    let mut v = vec![pin.to_path_buf()];
-    for i in 2..=n {
-        let p = PathBuf::from(format!("{}_{i}", pin.display()));
-        bpffs::check_pin_path(&p)?;
-        v.push(p);
+    let v = link_pin::usdt_sites(pin, n);
+    for p in &v[1..] {
+        bpffs::check_pin_path(p)?;
     }
     Ok(v)
 }
@@ -163,14 +140,12 @@ pub fn attach(
         );
     }
     let target = format!("{}:{}:{}", path.display(), t.provider, t.name);
-    let mut p = Pending {
-        specs: specs.as_fd(),
-        value_size,
-        slots: Vec::new(),
-        links: Vec::new(),
-        pins: Vec::new(),
-        done: false,
-    };
+    // Undone on failure: the spec slots are cleared and the pins removed; `links` is
+    // declared after `rollback` so it drops first, which closes (detaches) the links.
+    let zero = vec![0u8; value_size];
+    let mut rollback = Rollback::new();
+    let mut slots: Vec<u32> = Vec::new();
+    let mut links: Vec<OwnedFd> = Vec::new();
     // One spec per distinct argument string, as libbpf does.
     let mut spec_of: Vec<(&str, u32)> = Vec::new();
     for site in &sites {
@@ -179,9 +154,13 @@ pub fn attach(
         }
         let bytes =
             u::spec_bytes(&site.args, value_size).with_context(|| format!("usdt {target}"))?;
-        let slot = free_slot(&p, max_entries)?;
-        p.slots.push(slot);
-        bpf::map::update(p.specs, Some(&slot.to_ne_bytes()), &bytes, 0)
+        let slot = free_slot(specs.as_fd(), value_size, &slots, max_entries)?;
+        slots.push(slot);
+        let (specs, zero) = (specs.as_fd(), &zero);
+        rollback.push(move || {
+            let _ = bpf::map::update(specs, Some(&slot.to_ne_bytes()), zero, 0);
+        });
+        bpf::map::update(specs, Some(&slot.to_ne_bytes()), &bytes, 0)
             .context("writing the USDT argument spec into __bpf_usdt_specs")?;
         spec_of.push((&site.args, slot));
     }
@@ -199,7 +178,7 @@ pub fn attach(
         .map(|s| (s.offset, s.semaphore, u64::from(slot_of(s))))
         .collect();
     match u::uprobe_multi_link(prog, &path, &multi, t.pid) {
-        Ok(link) => p.links.push(link),
+        Ok(link) => links.push(link),
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
             for site in &sites {
                 let event = k::open_uprobe(&path, site.offset, false, t.pid, site.semaphore)
@@ -217,7 +196,7 @@ pub fn attach(
                     })?;
                 let link = u::perf_link_with_cookie(prog, event.as_fd(), u64::from(slot_of(site)))
                     .map_err(|e| bpf::kernel_error(e, format!("linking to usdt {target}")))?;
-                p.links.push(link);
+                links.push(link);
             }
         }
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) && t.pid.is_some() => {
@@ -225,8 +204,7 @@ pub fn attach(
         }
         Err(e) => return Err(bpf::kernel_error(e, format!("linking to usdt {target}"))),
     }
-    let ids: Vec<u32> = p
-        .links
+    let ids: Vec<u32> = links
         .iter()
         .map(|l| {
             bpf::fdinfo_field(l.as_fd(), "link_id")
@@ -234,15 +212,18 @@ pub fn attach(
                 .unwrap_or_default()
         })
         .collect();
-    let pins = pin_paths(pin, p.links.len())?;
-    for (link, path) in p.links.iter().zip(&pins) {
+    let pins = pin_paths(pin, links.len())?;
+    for (link, path) in links.iter().zip(&pins) {
         bpf::obj_pin(link.as_fd(), path)?;
-        p.pins.push(path.clone());
+        let path = path.clone();
+        rollback.push(move || {
+            let _ = std::fs::remove_file(&path);
+        });
     }
-    p.done = true;
+    rollback.commit();
     Ok(Attached {
         sites: sites.len(),
         link_ids: ids,
-        pins: p.pins.clone(),
+        pins,
     })
 }
