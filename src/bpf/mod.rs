@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod link;
 pub mod log;
 pub mod map;
+pub mod map_batch;
 pub mod net;
 pub mod net_netlink;
 pub mod net_ns;

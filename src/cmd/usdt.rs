@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::bpf::map::{MapFd, UpdateFlag};
 use crate::bpf::prog::ProgInfo;
 use crate::bpf::usdt::{self as u, Note};
 use crate::bpf::{self, attach as k, bpffs, Kind};
@@ -34,7 +35,7 @@ const SPEC_MAP: &str = "__bpf_usdt_spec";
 /// What an attachment has done so far; dropped before `commit`, it undoes it: closes the
 /// links (which detaches them), removes the pins and clears the spec slots.
 struct Pending<'a> {
-    specs: BorrowedFd<'a>,
+    specs: &'a MapFd,
     value_size: usize,
     slots: Vec<u32>,
     links: Vec<OwnedFd>,
@@ -53,18 +54,21 @@ impl Drop for Pending<'_> {
         }
         let zero = vec![0u8; self.value_size];
         for slot in &self.slots {
-            let _ = bpf::map::update(self.specs, Some(&slot.to_ne_bytes()), &zero, 0);
+            let _ = self
+                .specs
+                .update(Some(&slot.to_ne_bytes()), &zero, UpdateFlag::Any);
         }
     }
 }
 
-/// The program's spec map: (fd, value size, max entries).
-fn spec_map(info: &ProgInfo) -> Result<(OwnedFd, usize, u32)> {
+/// The program's spec map: (map, value size, max entries).
+fn spec_map(info: &ProgInfo) -> Result<(MapFd, usize, u32)> {
     for id in &info.map_ids {
         let Ok(fd) = bpf::fd_by_id(Kind::Map, *id) else {
             continue;
         };
-        let m = bpf::map::info(fd.as_fd())?;
+        let map = MapFd::new(fd)?;
+        let m = map.info();
         if m.name == SPEC_MAP || m.name == "__bpf_usdt_specs" {
             if m.key_size != 4 {
                 anyhow::bail!(
@@ -74,7 +78,8 @@ fn spec_map(info: &ProgInfo) -> Result<(OwnedFd, usize, u32)> {
                     m.key_size
                 );
             }
-            return Ok((fd, m.value_size as usize, m.max_entries));
+            let (size, entries) = (m.value_size as usize, m.max_entries);
+            return Ok((map, size, entries));
         }
     }
     Err(hinted(
@@ -93,7 +98,9 @@ fn free_slot(p: &Pending<'_>, max_entries: u32) -> Result<u32> {
         if p.slots.contains(&id) {
             continue;
         }
-        let found = bpf::map::lookup(p.specs, Some(&id.to_ne_bytes()), &mut value, 0)
+        let found = p
+            .specs
+            .lookup(Some(&id.to_ne_bytes()), &mut value)
             .context("reading the program's __bpf_usdt_specs map")?;
         if found && value.iter().all(|&b| b == 0) {
             return Ok(id);
@@ -164,7 +171,7 @@ pub fn attach(
     }
     let target = format!("{}:{}:{}", path.display(), t.provider, t.name);
     let mut p = Pending {
-        specs: specs.as_fd(),
+        specs: &specs,
         value_size,
         slots: Vec::new(),
         links: Vec::new(),
@@ -181,7 +188,8 @@ pub fn attach(
             u::spec_bytes(&site.args, value_size).with_context(|| format!("usdt {target}"))?;
         let slot = free_slot(&p, max_entries)?;
         p.slots.push(slot);
-        bpf::map::update(p.specs, Some(&slot.to_ne_bytes()), &bytes, 0)
+        p.specs
+            .update(Some(&slot.to_ne_bytes()), &bytes, UpdateFlag::Any)
             .context("writing the USDT argument spec into __bpf_usdt_specs")?;
         spec_of.push((&site.args, slot));
     }
