@@ -244,18 +244,35 @@ impl MapFd {
 
     /// Look up `key` (None on keyless maps: peek) into `value`. Ok(false) when not found.
     pub fn lookup(&self, key: Option<&[u8]>, value: &mut [u8]) -> Result<bool> {
+        self.read_elem(
+            key,
+            value,
+            libbpf_sys::bpf_map_lookup_elem,
+            "looking up the key",
+        )
+    }
+
+    /// A libbpf call that reads `key` and writes a value into `value` (lookup, pop).
+    fn read_elem(
+        &self,
+        key: Option<&[u8]>,
+        value: &mut [u8],
+        call: unsafe extern "C" fn(i32, *const c_void, *mut c_void) -> i32,
+        what: &str,
+    ) -> Result<bool> {
         self.check_key(key)?;
         self.check_value(value)?;
-        // SAFETY: check_key/check_value made `key` (or NULL on a keyless map) key_size
-        // bytes and `value` as long as the kernel writes; both outlive the call.
+        // SAFETY: `call` is a libbpf element call taking (fd, key, value). check_key and
+        // check_value made `key` (or NULL on a keyless map) key_size bytes and `value` as
+        // long as the value the kernel writes; both outlive the call.
         let ret = unsafe {
-            libbpf_sys::bpf_map_lookup_elem(
+            call(
                 self.fd.as_raw_fd(),
                 ptr_or_null(key),
                 value.as_mut_ptr() as *mut c_void,
             )
         };
-        not_found_is_false(ret, "looking up the key")
+        not_found_is_false(ret, what)
     }
 
     /// Update (or, with a None key on a keyless map, push) an element.
@@ -309,18 +326,8 @@ impl MapFd {
     /// Pop (queue/stack: None key) or look up and delete `key`. Ok(false) when empty or
     /// missing.
     pub fn lookup_and_delete(&self, key: Option<&[u8]>, value: &mut [u8]) -> Result<bool> {
-        self.check_key(key)?;
-        self.check_value(value)?;
-        // SAFETY: `key` (or NULL) and `value` are sized by check_key/check_value and
-        // outlive the call.
-        let ret = unsafe {
-            libbpf_sys::bpf_map_lookup_and_delete_elem(
-                self.fd.as_raw_fd(),
-                ptr_or_null(key),
-                value.as_mut_ptr() as *mut c_void,
-            )
-        };
-        not_found_is_false(ret, "popping an element")
+        let call = libbpf_sys::bpf_map_lookup_and_delete_elem;
+        self.read_elem(key, value, call, "popping an element")
     }
 
     /// One BPF_MAP_LOOKUP_BATCH call of up to `count` elements. `token_in` is None on the

@@ -173,9 +173,7 @@ pub(super) fn encode_json(codec: &Codec, v: &Value, size: usize) -> Result<Vec<u
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
-    }
+    use crate::cmd::map::words_of as words;
 
     #[test]
     fn bytes_parse_like_bpftool_but_range_checked() {

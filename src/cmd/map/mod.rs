@@ -132,3 +132,9 @@ fn map_ctx(resolved: handle::Resolved, h: &Handle, types: &MapTypeArgs) -> Resul
         has_btf,
     })
 }
+
+/// Words of a command line split at white space, for the unit tests of the verbs' parsers.
+#[cfg(test)]
+fn words_of(s: &str) -> Vec<String> {
+    s.split_whitespace().map(String::from).collect()
+}

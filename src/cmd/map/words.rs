@@ -251,19 +251,15 @@ pub(super) fn create(args: &[String]) -> Result<CreateWords> {
                 has_type = true;
                 i += 2;
             }
-            "key" => {
-                spec.key_size = small(num(i + 1, word)?, word)?;
-                has_key = true;
-                i += 2;
-            }
-            "value" => {
-                spec.value_size = small(num(i + 1, word)?, word)?;
-                has_value = true;
-                i += 2;
-            }
-            "entries" => {
-                spec.max_entries = small(num(i + 1, word)?, word)?;
-                has_entries = true;
+            "key" | "value" | "entries" => {
+                let n = small(num(i + 1, word)?, word)?;
+                let (size, has) = match word {
+                    "key" => (&mut spec.key_size, &mut has_key),
+                    "value" => (&mut spec.value_size, &mut has_value),
+                    _ => (&mut spec.max_entries, &mut has_entries),
+                };
+                *size = n;
+                *has = true;
                 i += 2;
             }
             "name" => {
@@ -349,9 +345,7 @@ fn parse_flags(text: &str) -> Result<u32> {
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
-    }
+    use crate::cmd::map::words_of as words;
 
     #[test]
     fn elem_args_split() {
