@@ -261,7 +261,7 @@ fn matches(kind: Kind, handle: &Handle, fd: &OwnedFd) -> bool {
     match (kind, handle) {
         (Kind::Prog, Handle::Name(n)) => bpf::prog::info(fd.as_fd()).is_ok_and(|i| &i.name == n),
         (Kind::Prog, Handle::Tag(t)) => bpf::prog::info(fd.as_fd()).is_ok_and(|i| &i.tag == t),
-        (Kind::Map, Handle::Name(n)) => bpf::map_name(fd.as_fd()).is_ok_and(|name| &name == n),
+        (Kind::Map, Handle::Name(n)) => bpf::map::info(fd.as_fd()).is_ok_and(|i| &i.name == n),
         _ => false,
     }
 }

@@ -74,8 +74,6 @@ impl Serialize for HexStr<'_> {
 }
 
 /// bpftool's shape of raw bytes: an array of `"0xab"` strings, one per byte.
-// Not used yet outside the tests: cmd/map.rs's own HexBytes moves here with its split.
-#[allow(dead_code)]
 #[derive(Debug, Clone, Copy)]
 pub struct ByteArray<'a>(pub &'a [u8]);
 

@@ -30,6 +30,8 @@ pub struct Output {
     color: bool,
     out: BufWriter<Stdout>,
     seq: Option<SeqState>,
+    /// Groups written so far while a list of groups is open (see `groups_begin`).
+    groups: Option<usize>,
 }
 
 /// A sequence being streamed (see `seq_begin`).
@@ -58,6 +60,7 @@ impl Output {
             color: use_color(globals.color, io::stdout().is_terminal()),
             out: BufWriter::with_capacity(1 << 16, io::stdout()),
             seq: None,
+            groups: None,
         }
     }
 
@@ -167,15 +170,23 @@ impl Output {
                 serde_json::to_writer(&mut self.out, item).map_err(io::Error::from)
             }
             Format::Pretty => {
-                self.out
-                    .write_all(if first { b"\n    " } else { b",\n    " })?;
+                // Elements sit one level below their `[`: 4 spaces, 12 inside a group.
+                let indent: &[u8] = if self.groups.is_some() {
+                    b"\n            "
+                } else {
+                    b"\n    "
+                };
+                if !first {
+                    self.out.write_all(b",")?;
+                }
+                self.out.write_all(indent)?;
                 let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
                 let mut buf = Vec::new();
                 let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
                 item.serialize(&mut ser).map_err(io::Error::from)?;
                 for (i, line) in buf.split(|&b| b == b'\n').enumerate() {
                     if i > 0 {
-                        self.out.write_all(b"\n    ")?;
+                        self.out.write_all(indent)?;
                     }
                     self.out.write_all(line)?;
                 }
@@ -207,7 +218,13 @@ impl Output {
             Format::Json => self.out.write_all(b"]\n")?,
             Format::Pretty => {
                 let empty = self.seq.as_ref().is_none_or(|s| s.items == 0);
-                self.out.write_all(if empty { b"]\n" } else { b"\n]\n" })?
+                let end: &[u8] = match (self.groups.is_some(), empty) {
+                    (false, true) => b"]\n",
+                    (false, false) => b"\n]\n",
+                    (true, true) => b"]",
+                    (true, false) => b"\n        ]",
+                };
+                self.out.write_all(end)?
             }
             Format::Table => {
                 if self.seq.as_ref().is_some_and(|s| s.widths.is_none()) {
@@ -217,6 +234,84 @@ impl Output {
         }
         self.seq = None;
         Ok(())
+    }
+
+    /// Start a list of groups, each a head record with a streamed sequence in it (`map dump`
+    /// of several maps): a JSON array of the head objects, each holding its sequence under
+    /// a key; in table mode a line of text before each group's table.
+    pub fn groups_begin(&mut self) -> io::Result<()> {
+        self.groups = Some(0);
+        if self.is_json() {
+            self.out.write_all(b"[")?;
+        }
+        Ok(())
+    }
+
+    /// Start one group: `head` (a JSON object) gets the sequence that follows
+    /// (`seq_begin`..`seq_end`) under `key`; the table shows `text` above it.
+    pub fn group_begin<T: Serialize + ?Sized>(
+        &mut self,
+        head: &T,
+        key: &str,
+        text: &str,
+    ) -> io::Result<()> {
+        let n = self.groups.unwrap_or(0);
+        self.groups = Some(n + 1);
+        let key = serde_json::to_string(key).map_err(io::Error::from)?;
+        match self.format {
+            Format::Table => {
+                if n > 0 {
+                    self.out.write_all(b"\n")?;
+                }
+                writeln!(self.out, "{text}")
+            }
+            Format::Json => {
+                let head = serde_json::to_string(head).map_err(io::Error::from)?;
+                let open = head.strip_suffix('}').unwrap_or(&head);
+                let sep = if n > 0 { "," } else { "" };
+                let comma = if open.len() > 1 { "," } else { "" };
+                write!(self.out, "{sep}{open}{comma}{key}:")
+            }
+            Format::Pretty => {
+                let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+                let mut buf = Vec::new();
+                let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+                head.serialize(&mut ser).map_err(io::Error::from)?;
+                let open = buf
+                    .strip_suffix(b"\n}")
+                    .or_else(|| buf.strip_suffix(b"}"))
+                    .unwrap_or(&buf);
+                self.out
+                    .write_all(if n > 0 { b",\n    " } else { b"\n    " })?;
+                for (i, line) in open.split(|&b| b == b'\n').enumerate() {
+                    if i > 0 {
+                        self.out.write_all(b"\n    ")?;
+                    }
+                    self.out.write_all(line)?;
+                }
+                let comma = if open.len() > 1 { "," } else { "" };
+                write!(self.out, "{comma}\n        {key}: ")
+            }
+        }
+    }
+
+    /// End one group (after its `seq_end`).
+    pub fn group_end(&mut self) -> io::Result<()> {
+        match self.format {
+            Format::Table => Ok(()),
+            Format::Json => self.out.write_all(b"}"),
+            Format::Pretty => self.out.write_all(b"\n    }"),
+        }
+    }
+
+    /// End the list of groups.
+    pub fn groups_end(&mut self) -> io::Result<()> {
+        let n = self.groups.take().unwrap_or(0);
+        match self.format {
+            Format::Table => Ok(()),
+            Format::Json => self.out.write_all(b"]\n"),
+            Format::Pretty => self.out.write_all(if n == 0 { b"]\n" } else { b"\n]\n" }),
+        }
     }
 
     fn seq_flush_pending(&mut self) -> io::Result<()> {

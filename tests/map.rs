@@ -822,6 +822,15 @@ fn a_name_matching_several_maps_dumps_each_like_bpftool() {
     let a_id = run_json(&["-j", "map", "show", &dir.join("a")])["id"].clone();
     let a = r.iter().find(|m| m["id"] == a_id).expect("map a");
     assert_eq!(a["elements"], json!([{"key":1,"value":2}]));
+    // -p pretty-prints the per-map heads too: the same document, indented throughout.
+    let (_, pretty, _) = run(&["-p", "map", "dump", "name", &name]);
+    let parsed: Value = serde_json::from_str(&pretty).expect("pretty JSON");
+    assert_eq!(&parsed, &run_json(&["-j", "map", "dump", "name", &name]));
+    assert!(
+        pretty.starts_with("[\n    {\n        \"id\": ")
+            && pretty.contains("\n        \"elements\": ["),
+        "{pretty}"
+    );
     // A verb that needs one map says which ones match.
     let (code, _, err) = run(&["map", "lookup", "name", &name, "key", "1"]);
     assert_eq!(code, 1);

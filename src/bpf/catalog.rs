@@ -1,11 +1,11 @@
 // Read-only catalogues for shell completion: libbpf's names of map, program and attach
 // types, and a one-line summary (type and name) of a loaded map, program or link.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 
 use anyhow::Result;
 
-use super::{c_chars, errno, kernel_error, static_str, Kind};
+use super::{static_str, Kind};
 
 /// Every name a libbpf `*_type_str` function knows, from 0 until its first gap.
 fn names(lookup: impl Fn(u32) -> *const std::os::raw::c_char) -> Vec<&'static str> {
@@ -45,20 +45,8 @@ pub fn summary(kind: Kind, fd: BorrowedFd<'_>) -> Result<(String, String)> {
             Ok((info.type_name, info.name))
         }
         Kind::Map => {
-            let mut raw = libbpf_sys::bpf_map_info::default();
-            let mut len = std::mem::size_of::<libbpf_sys::bpf_map_info>() as u32;
-            // SAFETY: `raw` is a zeroed bpf_map_info of `len` bytes, valid for writes.
-            let ret =
-                unsafe { libbpf_sys::bpf_map_get_info_by_fd(fd.as_raw_fd(), &mut raw, &mut len) };
-            if ret != 0 {
-                return Err(kernel_error(errno(ret), "reading map info"));
-            }
-            // SAFETY: returns NULL or a pointer into a static table.
-            let t = type_str(
-                unsafe { libbpf_sys::libbpf_bpf_map_type_str(raw.type_) },
-                raw.type_,
-            );
-            Ok((t, c_chars(&raw.name)))
+            let info = super::map::info(fd)?;
+            Ok((super::map::type_name(info.map_type), info.name))
         }
         Kind::Link => {
             let head = super::link::head(fd)?;

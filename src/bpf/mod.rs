@@ -10,6 +10,7 @@ pub mod link;
 pub mod link_pin;
 pub mod log;
 pub mod map;
+pub mod map_batch;
 pub mod net;
 pub mod net_clsact;
 pub mod net_netlink;
@@ -212,18 +213,6 @@ pub fn obj_pin(fd: BorrowedFd<'_>, path: &Path) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// A map's name, from bpf_map_get_info_by_fd.
-pub fn map_name(fd: BorrowedFd<'_>) -> Result<String> {
-    let mut raw = libbpf_sys::bpf_map_info::default();
-    let mut len = std::mem::size_of::<libbpf_sys::bpf_map_info>() as u32;
-    // SAFETY: `raw` is a zeroed bpf_map_info of `len` bytes, valid for writes.
-    let ret = unsafe { libbpf_sys::bpf_map_get_info_by_fd(fd.as_raw_fd(), &mut raw, &mut len) };
-    if ret != 0 {
-        return Err(kernel_error(errno(ret), "reading map info"));
-    }
-    Ok(c_chars(&raw.name))
 }
 
 /// The kind and id of the object pinned at `path`, if it is one.

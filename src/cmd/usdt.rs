@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::bpf::map::{MapFd, UpdateFlag};
 use crate::bpf::prog::ProgInfo;
 use crate::bpf::usdt::{self as u, Note};
 use crate::bpf::{self, attach as k, bpffs, link_pin, Kind};
@@ -32,13 +33,14 @@ pub struct Attached {
 /// Name of libbpf's spec map as the kernel keeps it (BPF_OBJ_NAME_LEN cuts it to 15).
 const SPEC_MAP: &str = "__bpf_usdt_spec";
 
-/// The program's spec map: (fd, value size, max entries).
-fn spec_map(info: &ProgInfo) -> Result<(OwnedFd, usize, u32)> {
+/// The program's spec map: (map, value size, max entries).
+fn spec_map(info: &ProgInfo) -> Result<(MapFd, usize, u32)> {
     for id in &info.map_ids {
         let Ok(fd) = bpf::fd_by_id(Kind::Map, *id) else {
             continue;
         };
-        let m = bpf::map::info(fd.as_fd())?;
+        let map = MapFd::new(fd)?;
+        let m = map.info();
         if m.name == SPEC_MAP || m.name == "__bpf_usdt_specs" {
             if m.key_size != 4 {
                 anyhow::bail!(
@@ -48,7 +50,8 @@ fn spec_map(info: &ProgInfo) -> Result<(OwnedFd, usize, u32)> {
                     m.key_size
                 );
             }
-            return Ok((fd, m.value_size as usize, m.max_entries));
+            let (size, entries) = (m.value_size as usize, m.max_entries);
+            return Ok((map, size, entries));
         }
     }
     Err(hinted(
@@ -61,18 +64,14 @@ fn spec_map(info: &ProgInfo) -> Result<(OwnedFd, usize, u32)> {
 }
 
 /// The first spec id whose slot is all zeros and that this attachment has not taken.
-fn free_slot(
-    specs: BorrowedFd<'_>,
-    value_size: usize,
-    taken: &[u32],
-    max_entries: u32,
-) -> Result<u32> {
+fn free_slot(specs: &MapFd, value_size: usize, taken: &[u32], max_entries: u32) -> Result<u32> {
     let mut value = vec![0u8; value_size];
     for id in 0..max_entries {
         if taken.contains(&id) {
             continue;
         }
-        let found = bpf::map::lookup(specs, Some(&id.to_ne_bytes()), &mut value, 0)
+        let found = specs
+            .lookup(Some(&id.to_ne_bytes()), &mut value)
             .context("reading the program's __bpf_usdt_specs map")?;
         if found && value.iter().all(|&b| b == 0) {
             return Ok(id);
@@ -154,13 +153,14 @@ pub fn attach(
         }
         let bytes =
             u::spec_bytes(&site.args, value_size).with_context(|| format!("usdt {target}"))?;
-        let slot = free_slot(specs.as_fd(), value_size, &slots, max_entries)?;
+        let slot = free_slot(&specs, value_size, &slots, max_entries)?;
         slots.push(slot);
-        let (specs, zero) = (specs.as_fd(), &zero);
+        let (specs, zero) = (&specs, &zero);
         rollback.push(move || {
-            let _ = bpf::map::update(specs, Some(&slot.to_ne_bytes()), zero, 0);
+            let _ = specs.update(Some(&slot.to_ne_bytes()), zero, UpdateFlag::Any);
         });
-        bpf::map::update(specs, Some(&slot.to_ne_bytes()), &bytes, 0)
+        specs
+            .update(Some(&slot.to_ne_bytes()), &bytes, UpdateFlag::Any)
             .context("writing the USDT argument spec into __bpf_usdt_specs")?;
         spec_of.push((&site.args, slot));
     }
