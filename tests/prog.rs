@@ -28,9 +28,9 @@ fn load_pins_and_show_matches_bpftool() {
     if !kernel_ready("prog load") {
         return;
     }
-    let dir = PinDir::new();
-    let pin = dir.join("basic");
-    let id = load(&fixture("prog_basic"), &pin);
+    let loaded = Loaded::first("prog_basic");
+    let pin = loaded.pin();
+    let id = loaded.id();
     let shown = run_json(&["-j", "prog", "show", "pinned", &pin]);
     assert_eq!(
         shown["name"], "rbt_basic_xdp",
@@ -76,10 +76,9 @@ fn pin_and_handles_name_tag_id() {
     if !kernel_ready("prog pin") {
         return;
     }
-    let dir = PinDir::new();
-    let first = dir.join("first");
-    let id = load(&fixture("prog_basic"), &first);
-    let second = dir.join("second");
+    let loaded = Loaded::first("prog_basic");
+    let id = loaded.id();
+    let second = loaded.dir.join("second");
     let (code, _, err) = run(&["prog", "pin", "id", &id.to_string(), &second]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
@@ -99,8 +98,8 @@ fn pin_and_handles_name_tag_id() {
     assert!(ids.contains(&id), "tag {tag} finds {id}: {by_tag}");
 
     // Load the same object again: name now matches two programs.
-    let other = dir.join("other");
-    let id2 = load(&fixture("prog_basic"), &other);
+    let other = Loaded::first("prog_basic");
+    let id2 = other.id();
     let both = run_json(&["-j", "prog", "show", "name", "rbt_basic_xdp"]);
     let ids: Vec<u64> = both
         .as_array()
@@ -110,7 +109,7 @@ fn pin_and_handles_name_tag_id() {
         .collect();
     assert!(ids.contains(&id) && ids.contains(&id2), "{both}");
     // A verb that needs one program fails and lists the matches.
-    let third = dir.join("third");
+    let third = loaded.dir.join("third");
     let (code, _, err) = run(&["prog", "pin", "name", "rbt_basic_xdp", &third]);
     assert_eq!(code, 1);
     assert!(
@@ -125,9 +124,8 @@ fn show_lists_every_program_as_table_and_json() {
     if !kernel_ready("prog show") {
         return;
     }
-    let dir = PinDir::new();
-    let pin = dir.join("p");
-    let id = load(&fixture("prog_basic"), &pin);
+    let loaded = Loaded::first("prog_basic");
+    let id = loaded.id();
     let all = run_json(&["-j", "prog", "show"]);
     let mine = all
         .as_array()
@@ -194,9 +192,9 @@ fn pids_holding_a_program_are_listed() {
     if !kernel_ready("prog show pids") {
         return;
     }
-    let dir = PinDir::new();
-    let pin = dir.join("held");
-    let id = load(&fixture("prog_basic"), &pin);
+    let loaded = Loaded::first("prog_basic");
+    let pin = loaded.pin();
+    let id = loaded.id();
     // A process holding the program open: bash with the pin on fd 3 would not work
     // (a pin opens as a file); bpftool's `prog show` holds fds only briefly. Use a
     // short python process that opens the program by pin through the bpf() syscall.
@@ -428,9 +426,8 @@ fn run_matches_bpftool_and_counts_stats() {
     if !kernel_ready("prog run") {
         return;
     }
-    let dir = PinDir::new();
-    let pin = dir.join("run");
-    let id = load(&fixture("prog_basic"), &pin).to_string();
+    let loaded = Loaded::first("prog_basic");
+    let id = loaded.id().to_string();
     let tmp = tempfile::tempdir().unwrap();
     let packet = tmp.path().join("packet.bin");
     std::fs::write(&packet, (0u8..64).collect::<Vec<u8>>()).unwrap();

@@ -7,7 +7,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -15,23 +15,7 @@ use serde_json::Value;
 
 /// The user-space target (tests/bpf/trace_target.c), built once with gcc.
 fn target_bin() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-            let dir = root.join("target/test-bpf");
-            std::fs::create_dir_all(&dir).unwrap();
-            let out = dir.join(format!("trace_target.{}", std::process::id()));
-            let st = Command::new("gcc")
-                .args(["-O1", "-g", "-o"])
-                .arg(&out)
-                .arg(root.join("tests/bpf/trace_target.c"))
-                .status()
-                .expect("running gcc");
-            assert!(st.success(), "gcc trace_target.c failed");
-            out
-        })
-        .clone()
+    target_program("trace_target", &["-O1", "-g"], "")
 }
 
 /// Run the target: N calls of the uprobed function and N getppid syscalls; returns its pid.
@@ -45,30 +29,6 @@ fn run_target(n: u32) -> u32 {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     pid
-}
-
-/// Link ids of every link that runs program `prog_id`.
-fn links_of(prog_id: u64) -> Vec<u64> {
-    run_json(&["-j", "link", "show"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["prog_id"].as_u64() == Some(prog_id))
-        .map(|l| l["id"].as_u64().unwrap())
-        .collect()
-}
-
-/// Files in a directory (to check that nothing was left pinned).
-fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 /// A running `rbt` stream with its stdout piped.
@@ -767,18 +727,8 @@ fn lost_samples_are_reported_as_lines_and_on_stderr() {
     if !kernel_ready("lost samples") {
         return;
     }
-    let dir = PinDir::new();
-    let obj = fixture("trace_bench").display().to_string();
-    let (code, _, err) = run(&[
-        "prog",
-        "loadall",
-        &obj,
-        &dir.join("p"),
-        "pinmaps",
-        &dir.join("m"),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let pa = dir.join("m/rbt_bench_pa");
+    let l = Loaded::new("trace_bench");
+    let pa = l.map("rbt_bench_pa");
     // One page per CPU: a burst of 200000 events cannot fit.
     let mut child = spawn_rbt(&[
         "-j",
@@ -800,7 +750,7 @@ fn lost_samples_are_reported_as_lines_and_on_stderr() {
             "prog",
             "run",
             "pinned",
-            &dir.join("p/rbt_bench_pa_x"),
+            &l.prog("rbt_bench_pa_x"),
             "data_in",
             &pkt,
             "repeat",

@@ -7,35 +7,17 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use common::*;
 
 /// tests/bpf/usdt_target.c built with gcc at `opt` (-O1 passes the arguments in registers,
 /// -O0 as stack slots `N@-OFF(%rbp)`), once per test process.
 fn target(opt: &str) -> PathBuf {
-    static BUILT: OnceLock<std::sync::Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
-    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
-    if let Some(p) = built.get(opt) {
-        return p.clone();
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("target/test-bpf");
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join(format!("usdt_target{opt}.{}", std::process::id()));
-    let st = Command::new("gcc")
-        .arg(opt)
-        .arg("-o")
-        .arg(&out)
-        .arg(root.join("tests/bpf/usdt_target.c"))
-        .status()
-        .expect("running gcc");
-    assert!(
-        st.success(),
-        "gcc usdt_target.c failed (<sys/sdt.h> comes from systemtap-sdt-dev: make deps)"
-    );
-    built.insert(opt.to_string(), out.clone());
-    out
+    target_program(
+        "usdt_target",
+        &[opt],
+        " (<sys/sdt.h> comes from systemtap-sdt-dev: make deps)",
+    )
 }
 
 /// Run a target: `n` hits of rbt_test:hit with a = 7 + i, b = -1000000007 * i.
@@ -72,25 +54,6 @@ fn used_spec_slots(map: &str) -> Vec<(u64, i64)> {
             )
         })
         .collect()
-}
-
-fn links_of(prog_id: u64) -> Vec<u64> {
-    run_json(&["-j", "link", "show"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["prog_id"].as_u64() == Some(prog_id))
-        .map(|l| l["id"].as_u64().unwrap())
-        .collect()
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]
