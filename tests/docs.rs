@@ -2,13 +2,14 @@
 // the scripts load in bash, zsh and fish, the dynamic completer offers live ids and pins the
 // way each shell asks for them, man renders every page, and install/uninstall are exact.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{kernel_ready, quiet_success, run, PinDir};
+use common::{quiet_success, run, PinDir};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -267,9 +268,7 @@ fn create_map(dir: &PinDir) -> (u64, String, String) {
 
 #[test]
 fn live_map_ids_and_pins_complete_in_every_shell() {
-    if !kernel_ready("completion of live map ids") {
-        return;
-    }
+    require_kernel!("completion of live map ids");
     let dir = PinDir::new();
     let (id, name, pin) = create_map(&dir);
     let id = id.to_string();
@@ -457,9 +456,7 @@ fn install_and_uninstall_are_exact() {
 
 #[test]
 fn completing_never_mounts_bpffs() {
-    if !kernel_ready("completion without bpffs") {
-        return;
-    }
+    require_kernel!("completion without bpffs");
     // In a private mount namespace without /sys/fs/bpf, complete pins and ids, then check
     // that nothing was mounted there.
     let rbt = rbt_path().display().to_string();

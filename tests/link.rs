@@ -1,5 +1,6 @@
 // `link` verbs on the live kernel: show (compared with bpftool), pin, detach, and bad input.
 
+#[macro_use]
 mod common;
 
 use std::path::Path;
@@ -32,9 +33,7 @@ fn attached() -> (Loaded, String, String, u64) {
 
 #[test]
 fn link_show_matches_bpftool() {
-    if !kernel_ready("link show") {
-        return;
-    }
+    require_kernel!("link show");
     let (_loaded, prog, link, id) = attached();
     let prog_id = run_json(&["-j", "prog", "show", "pinned", &prog])["id"]
         .as_u64()
@@ -71,9 +70,7 @@ fn link_show_matches_bpftool() {
 
 #[test]
 fn link_pin_then_detach_removes_every_pin() {
-    if !kernel_ready("link pin/detach") {
-        return;
-    }
+    require_kernel!("link pin/detach");
     let (loaded, _prog, link, id) = attached();
     let second = loaded.dir.join("second_pin");
     let (code, out, err) = run(&["-j", "link", "pin", "id", &id.to_string(), &second]);
@@ -106,9 +103,7 @@ fn link_pin_then_detach_removes_every_pin() {
 
 #[test]
 fn link_bad_input_is_refused() {
-    if !kernel_ready("link errors") {
-        return;
-    }
+    require_kernel!("link errors");
     for (args, code, needle) in [
         (
             vec!["link", "show", "name", "x"],
@@ -188,9 +183,7 @@ impl Drop for TestCgroup {
 
 #[test]
 fn cgroup_attach_show_and_detach() {
-    if !kernel_ready("cgroup link") {
-        return;
-    }
+    require_kernel!("cgroup link");
     let cg = TestCgroup::new().expect("a cgroup v2 mount");
     let loaded = Loaded::first("trace_cgroup");
     let prog = loaded.pin();

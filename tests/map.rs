@@ -1,6 +1,7 @@
 // Live-kernel tests of the `map` verbs: every map type a BPF object can define, typed (BTF)
 // dumps compared with bpftool's `formatted`, typed and byte input, bulk updates, bad input.
 
+#[macro_use]
 mod common;
 
 use std::process::Command;
@@ -57,9 +58,7 @@ const FLOW_VAL: &str = r#"{"packets":5,"bytes":1500,"ifname":"eth0","in":{"delta
 
 #[test]
 fn show_matches_bpftool() {
-    if !kernel_ready("map show") {
-        return;
-    }
+    require_kernel!("map show");
     let maps = Loaded::first_with_maps("maps");
     let dir = &maps.dir;
     for name in ["flows", "progs", "pc_arr", "lpm", "queue"] {
@@ -90,9 +89,7 @@ fn show_matches_bpftool() {
 
 #[test]
 fn typed_dumps_match_bpftool_formatted() {
-    if !kernel_ready("map dump") {
-        return;
-    }
+    require_kernel!("map dump");
     let maps = Loaded::first_with_maps("maps");
     let dir = &maps.dir;
     let flows = dir.join("flows");
@@ -215,9 +212,7 @@ fn typed_dumps_match_bpftool_formatted() {
 
 #[test]
 fn map_in_map_and_prog_array_values_are_ids() {
-    if !kernel_ready("map prog_array") {
-        return;
-    }
+    require_kernel!("map prog_array");
     let maps = Loaded::first_with_maps("maps");
     let dir = &maps.dir;
     let prog_id = run_json(&["-j", "prog", "show", "pinned", &maps.pin()])["id"].clone();
@@ -274,9 +269,7 @@ fn map_in_map_and_prog_array_values_are_ids() {
 
 #[test]
 fn undumpable_types_name_the_verb_that_reads_them() {
-    if !kernel_ready("map dump errors") {
-        return;
-    }
+    require_kernel!("map dump errors");
     let maps = Loaded::first_with_maps("maps");
     let dir = &maps.dir;
     for (name, verb) in [
@@ -296,9 +289,7 @@ fn undumpable_types_name_the_verb_that_reads_them() {
 
 #[test]
 fn lookup_update_delete_getnext() {
-    if !kernel_ready("map elements") {
-        return;
-    }
+    require_kernel!("map elements");
     let maps = Loaded::first_with_maps("maps");
     let dir = &maps.dir;
     let pc = dir.join("pc_hash");
@@ -370,9 +361,7 @@ fn lookup_update_delete_getnext() {
 
 #[test]
 fn bad_input_fails_cleanly_and_changes_nothing() {
-    if !kernel_ready("map bad input") {
-        return;
-    }
+    require_kernel!("map bad input");
     let maps = Loaded::first_with_maps("maps");
     let dir = &maps.dir;
     let flows = dir.join("flows");
@@ -468,9 +457,7 @@ fn bad_input_fails_cleanly_and_changes_nothing() {
 
 #[test]
 fn update_from_reports_bad_lines_and_round_trips() {
-    if !kernel_ready("map update --from") {
-        return;
-    }
+    require_kernel!("map update --from");
     let a = Loaded::first_with_maps("maps");
     let b = Loaded::first_with_maps("maps");
     let fa = a.map("flows");
@@ -535,9 +522,7 @@ fn update_from_reports_bad_lines_and_round_trips() {
 
 #[test]
 fn hundred_thousand_entries_match_bpftool_entry_for_entry() {
-    if !kernel_ready("map dump 100k") {
-        return;
-    }
+    require_kernel!("map dump 100k");
     let maps = Loaded::first_with_maps("maps_big");
     let dir = &maps.dir;
     let big = dir.join("big");
@@ -616,9 +601,7 @@ fn hundred_thousand_entries_match_bpftool_entry_for_entry() {
 
 #[test]
 fn create_pin_freeze_and_queues() {
-    if !kernel_ready("map create") {
-        return;
-    }
+    require_kernel!("map create");
     let dir = PinDir::new();
     let h = dir.join("h");
     ok(&[
@@ -734,9 +717,7 @@ fn create_pin_freeze_and_queues() {
 
 #[test]
 fn a_name_matching_several_maps_dumps_each_like_bpftool() {
-    if !kernel_ready("map dump several") {
-        return;
-    }
+    require_kernel!("map dump several");
     let dir = PinDir::new();
     let name = format!("rbtd{}", std::process::id() % 1_000_000);
     for f in ["a", "b"] {
@@ -782,9 +763,7 @@ fn a_name_matching_several_maps_dumps_each_like_bpftool() {
 
 #[test]
 fn every_verb_rejects_bad_input() {
-    if !kernel_ready("map verbs bad input") {
-        return;
-    }
+    require_kernel!("map verbs bad input");
     let maps = Loaded::first_with_maps("maps");
     let dir = &maps.dir;
     let arr = dir.join("arr");

@@ -2,11 +2,13 @@
 // joined by a veth pair (removed by a Drop guard, also on failure) and sends pings only
 // between the addresses it assigned there.
 
+#[macro_use]
 mod common;
 
 use std::thread;
 use std::time::Duration;
 
+use common::netns::*;
 use common::*;
 use serde_json::Value;
 
@@ -36,9 +38,7 @@ fn without_netfilter(mut v: Value) -> Value {
 
 #[test]
 fn xdp_drops_and_counts_then_detach_restores_traffic() {
-    if !kernel_ready("net xdp") {
-        return;
-    }
+    require_kernel!("net xdp");
     let progs = Loaded::progs("net_xdp");
     let lab = Lab::new("x");
     let (drop_pin, drop_id) = progs.find("xdp_drop_cnt");
@@ -66,9 +66,7 @@ fn xdp_drops_and_counts_then_detach_restores_traffic() {
 
 #[test]
 fn xdp_modes_are_reported_like_bpftool() {
-    if !kernel_ready("net xdp modes") {
-        return;
-    }
+    require_kernel!("net xdp modes");
     let progs = Loaded::progs("net_xdp");
     let lab = Lab::new("m");
     let (pin, id) = progs.find("xdp_pass_cnt");
@@ -88,9 +86,7 @@ fn xdp_modes_are_reported_like_bpftool() {
 
 #[test]
 fn show_equals_bpftool_in_the_default_namespace() {
-    if !kernel_ready("net show") {
-        return;
-    }
+    require_kernel!("net show");
     let pid = std::process::id();
     let xdp = Loaded::progs("net_xdp");
     let tc = Loaded::progs("net_tc");
@@ -145,9 +141,7 @@ fn show_equals_bpftool_in_the_default_namespace() {
 
 #[test]
 fn tc_ingress_and_egress_count_and_drop() {
-    if !kernel_ready("net tc") {
-        return;
-    }
+    require_kernel!("net tc");
     let progs = Loaded::progs("net_tc");
     let lab = Lab::new("t");
     let (pass_pin, pass_id) = progs.find("tc_pass_cnt");
@@ -255,9 +249,7 @@ fn tc_ingress_and_egress_count_and_drop() {
 
 #[test]
 fn replace_under_a_ping_flood_has_no_gap() {
-    if !kernel_ready("net replace") {
-        return;
-    }
+    require_kernel!("net replace");
     let progs = Loaded::progs("net_xdp");
     let lab = Lab::new("r");
     let (pass_pin, pass_id) = progs.find("xdp_pass_cnt");
@@ -286,9 +278,7 @@ fn replace_under_a_ping_flood_has_no_gap() {
 
 #[test]
 fn tcx_chain_order_and_links() {
-    if !kernel_ready("net tcx") {
-        return;
-    }
+    require_kernel!("net tcx");
     let progs = Loaded::progs("net_tc");
     let lab = Lab::new("c");
     let (pass_pin, pass_id) = progs.find("tc_pass_cnt");
@@ -358,9 +348,7 @@ fn tcx_chain_order_and_links() {
 
 #[test]
 fn xdp_through_a_pinned_link() {
-    if !kernel_ready("net xdp link") {
-        return;
-    }
+    require_kernel!("net xdp link");
     let progs = Loaded::progs("net_xdp");
     let lab = Lab::new("l");
     let (drop_pin, drop_id) = progs.find("xdp_drop_cnt");
@@ -419,9 +407,7 @@ fn xdp_through_a_pinned_link() {
 
 #[test]
 fn already_attached_succeeds_and_dry_run_changes_nothing() {
-    if !kernel_ready("net dry-run") {
-        return;
-    }
+    require_kernel!("net dry-run");
     let progs = Loaded::progs("net_xdp");
     let lab = Lab::new("d");
     let (drop_pin, drop_id) = progs.find("xdp_drop_cnt");
@@ -458,9 +444,7 @@ fn already_attached_succeeds_and_dry_run_changes_nothing() {
 
 #[test]
 fn several_interfaces_are_all_or_nothing() {
-    if !kernel_ready("net multi") {
-        return;
-    }
+    require_kernel!("net multi");
     let progs = Loaded::progs("net_xdp");
     let lab = Lab::with_second_pair("v");
     let (drop_pin, drop_id) = progs.find("xdp_drop_cnt");
@@ -521,9 +505,7 @@ fn several_interfaces_are_all_or_nothing() {
 
 #[test]
 fn prog_left_out_takes_the_one_unattached_program() {
-    if !kernel_ready("net prog left out") {
-        return;
-    }
+    require_kernel!("net prog left out");
     let progs = Loaded::progs("net_xdp");
     let lab = Lab::with_second_pair("u");
     let (drop_pin, drop_id) = progs.find("xdp_drop_cnt");
@@ -548,9 +530,7 @@ fn prog_left_out_takes_the_one_unattached_program() {
 
 #[test]
 fn bad_input_is_a_clear_error_and_changes_nothing() {
-    if !kernel_ready("net bad input") {
-        return;
-    }
+    require_kernel!("net bad input");
     let progs = Loaded::progs("net_xdp");
     let lab = Lab::new("b");
     let (xdp_pin, _) = progs.find("xdp_drop_cnt");

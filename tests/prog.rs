@@ -1,5 +1,6 @@
 // Integration tests of the `prog` verbs and the global grammar, against the live kernel.
 
+#[macro_use]
 mod common;
 
 use std::io::Read;
@@ -25,9 +26,7 @@ fn assert_matches_bpftool(id: u64) {
 
 #[test]
 fn load_pins_and_show_matches_bpftool() {
-    if !kernel_ready("prog load") {
-        return;
-    }
+    require_kernel!("prog load");
     let loaded = Loaded::first("prog_basic");
     let pin = loaded.pin();
     let id = loaded.id();
@@ -47,9 +46,7 @@ fn load_pins_and_show_matches_bpftool() {
 
 #[test]
 fn loadall_pins_every_program_and_maps() {
-    if !kernel_ready("prog loadall") {
-        return;
-    }
+    require_kernel!("prog loadall");
     let dir = PinDir::new();
     let progs = dir.join("progs");
     let maps = dir.join("maps");
@@ -73,9 +70,7 @@ fn loadall_pins_every_program_and_maps() {
 
 #[test]
 fn pin_and_handles_name_tag_id() {
-    if !kernel_ready("prog pin") {
-        return;
-    }
+    require_kernel!("prog pin");
     let loaded = Loaded::first("prog_basic");
     let id = loaded.id();
     let second = loaded.dir.join("second");
@@ -121,9 +116,7 @@ fn pin_and_handles_name_tag_id() {
 
 #[test]
 fn show_lists_every_program_as_table_and_json() {
-    if !kernel_ready("prog show") {
-        return;
-    }
+    require_kernel!("prog show");
     let loaded = Loaded::first("prog_basic");
     let id = loaded.id();
     let all = run_json(&["-j", "prog", "show"]);
@@ -169,9 +162,7 @@ fn show_lists_every_program_as_table_and_json() {
 
 #[test]
 fn colour_only_when_asked_or_on_a_terminal() {
-    if !kernel_ready("prog show colour") {
-        return;
-    }
+    require_kernel!("prog show colour");
     let (_, plain, _) = run(&["prog", "show"]);
     assert!(!plain.contains('\x1b'), "no colour into a pipe");
     let (_, always, _) = run(&["--color", "always", "prog", "show"]);
@@ -189,9 +180,7 @@ fn colour_only_when_asked_or_on_a_terminal() {
 
 #[test]
 fn pids_holding_a_program_are_listed() {
-    if !kernel_ready("prog show pids") {
-        return;
-    }
+    require_kernel!("prog show pids");
     let loaded = Loaded::first("prog_basic");
     let pin = loaded.pin();
     let id = loaded.id();
@@ -233,9 +222,7 @@ fn pids_holding_a_program_are_listed() {
 
 #[test]
 fn verifier_rejection_names_program_errno_and_log() {
-    if !kernel_ready("prog load rejection") {
-        return;
-    }
+    require_kernel!("prog load rejection");
     let dir = PinDir::new();
     let pin = dir.join("rejected");
     let log = tempfile::NamedTempFile::new().unwrap();
@@ -279,9 +266,7 @@ fn verifier_rejection_names_program_errno_and_log() {
 /// Bad input of every kind: one clear line, exit 1, nothing pinned, nothing loaded.
 #[test]
 fn bad_input_is_a_clear_error() {
-    if !kernel_ready("prog bad input") {
-        return;
-    }
+    require_kernel!("prog bad input");
     let dir = PinDir::new();
     let tmp = tempfile::tempdir().unwrap();
     let good = fixture("prog_basic");
@@ -359,9 +344,7 @@ fn bad_input_is_a_clear_error() {
 
 #[test]
 fn missing_capabilities_are_named() {
-    if !kernel_ready("prog without CAP_BPF") {
-        return;
-    }
+    require_kernel!("prog without CAP_BPF");
     let bin = assert_cmd::cargo::cargo_bin("rbt");
     let dir = PinDir::new();
     let obj = fixture("prog_basic").display().to_string();
@@ -386,9 +369,7 @@ fn missing_capabilities_are_named() {
 
 #[test]
 fn closed_stdout_ends_quietly() {
-    if !kernel_ready("closed stdout") {
-        return;
-    }
+    require_kernel!("closed stdout");
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("rbt"))
         .args(["-j", "prog", "show"])
         .stdout(Stdio::piped())
@@ -423,9 +404,7 @@ fn every_verb_has_help_with_an_example() {
 
 #[test]
 fn run_matches_bpftool_and_counts_stats() {
-    if !kernel_ready("prog run") {
-        return;
-    }
+    require_kernel!("prog run");
     let loaded = Loaded::first("prog_basic");
     let id = loaded.id().to_string();
     let tmp = tempfile::tempdir().unwrap();
@@ -478,9 +457,7 @@ fn run_matches_bpftool_and_counts_stats() {
 /// pinning, and with -n refuses with a clear error instead.
 #[test]
 fn bpffs_is_mounted_when_missing_unless_nomount() {
-    if !kernel_ready("bpffs mount") {
-        return;
-    }
+    require_kernel!("bpffs mount");
     assert!(which("unshare").is_some(), "unshare (util-linux) is needed");
     let bin = assert_cmd::cargo::cargo_bin("rbt").display().to_string();
     let obj = fixture("prog_basic").display().to_string();

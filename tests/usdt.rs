@@ -2,6 +2,7 @@
 // with a <sys/sdt.h> probe; the BPF side must see the probe's argument values (register and
 // memory operands), nothing fires after detach, and bad input fails leaving nothing behind.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeMap;
@@ -58,9 +59,7 @@ fn used_spec_slots(map: &str) -> Vec<(u64, i64)> {
 
 #[test]
 fn usdt_arguments_reach_the_program_until_detach() {
-    if !kernel_ready("usdt attach") {
-        return;
-    }
+    require_kernel!("usdt attach");
     let l = Loaded::new("trace_usdt");
     let specs = l.map("__bpf_usdt_specs");
     assert!(used_spec_slots(&specs).is_empty());
@@ -134,9 +133,7 @@ fn usdt_arguments_reach_the_program_until_detach() {
 
 #[test]
 fn usdt_semaphore_is_raised_by_the_kernel_while_attached() {
-    if !kernel_ready("usdt attach") {
-        return;
-    }
+    require_kernel!("usdt attach");
     let l = Loaded::new("trace_usdt");
     let o1 = target("-O1");
     let probe = format!("{}:rbt_test:sem", o1.display());
@@ -163,9 +160,7 @@ fn usdt_semaphore_is_raised_by_the_kernel_while_attached() {
 
 #[test]
 fn usdt_bad_input_fails_and_leaves_nothing() {
-    if !kernel_ready("usdt attach") {
-        return;
-    }
+    require_kernel!("usdt attach");
     let l = Loaded::new("trace_usdt");
     let specs = l.map("__bpf_usdt_specs");
     let o1 = target("-O1").display().to_string();

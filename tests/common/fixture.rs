@@ -1,5 +1,4 @@
-// Test fixtures: BPF C in tests/bpf built with clang, user-space targets built with gcc,
-// each test's own pin directory, and `Loaded`, the one way a test loads a fixture with rbt.
+// BPF fixtures and user-space targets, built once; each test's PinDir; `Loaded`, the one loader.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,14 +1,12 @@
-// The live-kernel test harness: runs the built rbt and bpftool, compares their JSON, and
-// lists what a test left behind. Fixtures, the kernel guard and network labs are beside it.
-#![allow(dead_code, unused_imports)]
+// Test harness core: runs rbt and bpftool, compares their JSON, lists what a test left behind.
+#![allow(dead_code)]
 
-pub mod fixture;
+#[macro_use]
 pub mod kernel;
+pub mod fixture;
 pub mod netns;
 
 pub use fixture::*;
-pub use kernel::*;
-pub use netns::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,5 +1,4 @@
-// Network labs: network namespaces and veth pairs (names starting `rbt`) that a test creates
-// and a Drop guard removes, commands run inside them, and pings between their addresses.
+// Network labs: netns and `rbt*` veths a test creates (removed on drop), pings between them.
 
 use std::process::{Command, Output};
 
