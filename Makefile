@@ -33,10 +33,16 @@ examples: deps $(EXAMPLES)
 demo: build examples
 	@bash examples/demo.sh $(RBT)
 
+# Tests that skip for want of a kernel feature each add a line to $(TEST_SKIPS) (tests/common/kernel.rs).
+TEST_SKIPS := $(or $(CARGO_TARGET_DIR),target)/rbt-test-skips
+
 test: deps
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
-	cargo test --all-targets
+	rm -f $(TEST_SKIPS)
+	@status=0; cargo test --all-targets || status=$$?; \
+	echo "kernel-feature skips: $$(cat $(TEST_SKIPS) 2>/dev/null | wc -l)"; \
+	exit $$status
 
 bench: build
 	@bash bench/run.sh $(RBT)

@@ -2,13 +2,14 @@
 // the scripts load in bash, zsh and fish, the dynamic completer offers live ids and pins the
 // way each shell asks for them, man renders every page, and install/uninstall are exact.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{kernel_ready, run, PinDir};
+use common::{quiet_success, run, PinDir};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -33,18 +34,6 @@ fn shell(program: &str) -> Command {
     let mut cmd = Command::new(program);
     cmd.current_dir(repo()).env("PATH", path_with_rbt());
     cmd
-}
-
-fn ok(out: Output, what: &str) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout: {stdout}\nstderr: {stderr}",
-        out.status
-    );
-    assert!(stderr.is_empty(), "{what} wrote to stderr: {stderr}");
-    stdout
 }
 
 fn files_in(dir: &Path) -> BTreeSet<String> {
@@ -131,7 +120,7 @@ fn version_names_the_libbpf_it_carries() {
 #[test]
 fn libbpf_is_linked_statically() {
     let out = Command::new("ldd").arg(rbt_path()).output().expect("ldd");
-    let libs = ok(out, "ldd rbt");
+    let libs = quiet_success(out, "ldd rbt");
     assert!(
         !libs.contains("libbpf"),
         "rbt needs a shared libbpf:\n{libs}"
@@ -156,7 +145,7 @@ fn scripts_load_in_bash_zsh_and_fish() {
         ])
         .output()
         .expect("bash");
-    let registered = ok(out, "bash sourcing completions/rbt.bash");
+    let registered = quiet_success(out, "bash sourcing completions/rbt.bash");
     assert!(
         registered.contains("-F _clap_complete_rbt rbt"),
         "{registered}"
@@ -170,7 +159,7 @@ fn scripts_load_in_bash_zsh_and_fish() {
         ])
         .output()
         .expect("zsh");
-    let registered = ok(out, "zsh sourcing completions/_rbt");
+    let registered = quiet_success(out, "zsh sourcing completions/_rbt");
     assert_eq!(registered.trim(), "_clap_dynamic_completer_rbt");
 
     let out = shell("fish")
@@ -181,7 +170,7 @@ fn scripts_load_in_bash_zsh_and_fish() {
         ])
         .output()
         .expect("fish");
-    let registered = ok(out, "fish sourcing completions/rbt.fish");
+    let registered = quiet_success(out, "fish sourcing completions/rbt.fish");
     assert!(registered.contains("RBT_COMPLETE=fish rbt"), "{registered}");
 }
 
@@ -217,7 +206,7 @@ fn bash_complete(line: &str) -> Vec<String> {
         .args(["--norc", "-c", &script])
         .output()
         .expect("bash");
-    ok(out, "bash completion")
+    quiet_success(out, "bash completion")
         .lines()
         .map(String::from)
         .collect()
@@ -240,7 +229,7 @@ fn zsh_complete(line: &str) -> Vec<String> {
         .args(["-f", "-c", &script])
         .output()
         .expect("zsh");
-    ok(out, "zsh completion")
+    quiet_success(out, "zsh completion")
         .lines()
         .map(String::from)
         .collect()
@@ -253,7 +242,7 @@ fn fish_complete(line: &str) -> Vec<String> {
         .args(["--no-config", "-c", &script])
         .output()
         .expect("fish");
-    ok(out, "fish completion")
+    quiet_success(out, "fish completion")
         .lines()
         .map(String::from)
         .collect()
@@ -270,7 +259,7 @@ fn create_map(dir: &PinDir) -> (u64, String, String) {
         .args(["entries", "4", "name", &name])
         .output()
         .expect("bpftool");
-    ok(out, "bpftool map create");
+    quiet_success(out, "bpftool map create");
     let id = common::bpftool_json(&["-j", "map", "show", "pinned", &pin])["id"]
         .as_u64()
         .expect("map id");
@@ -279,9 +268,7 @@ fn create_map(dir: &PinDir) -> (u64, String, String) {
 
 #[test]
 fn live_map_ids_and_pins_complete_in_every_shell() {
-    if !kernel_ready("completion of live map ids") {
-        return;
-    }
+    require_kernel!("completion of live map ids");
     let dir = PinDir::new();
     let (id, name, pin) = create_map(&dir);
     let id = id.to_string();
@@ -369,7 +356,7 @@ fn every_man_page_renders() {
             .env("MAN_KEEP_FORMATTING", "")
             .output()
             .expect("man");
-        let text = ok(out, &format!("man -l man/{page}"));
+        let text = quiet_success(out, &format!("man -l man/{page}"));
         let stem = page.trim_end_matches(".1");
         assert!(
             text.contains("NAME") && text.contains(stem),
@@ -382,7 +369,7 @@ fn every_man_page_renders() {
         .arg(repo().join("man/rbt-prog-load.1"))
         .output()
         .expect("man");
-    let text = ok(out, "man -l man/rbt-prog-load.1");
+    let text = quiet_success(out, "man -l man/rbt-prog-load.1");
     assert!(text.contains("EXAMPLES"), "{text}");
     assert!(
         text.contains("rbt prog load examples/xdp_drop.bpf.o"),
@@ -418,7 +405,7 @@ fn make(args: &[&str], destdir: &Path) -> String {
         .arg(format!("RBT={}", rbt_path().display()))
         .output()
         .expect("make");
-    ok(out, &format!("make {args:?}"))
+    quiet_success(out, &format!("make {args:?}"))
 }
 
 #[test]
@@ -443,14 +430,14 @@ fn install_and_uninstall_are_exact() {
         .arg("--version")
         .output()
         .expect("installed rbt");
-    assert!(ok(out, "installed rbt --version").starts_with("rbt "));
+    assert!(quiet_success(out, "installed rbt --version").starts_with("rbt "));
     let out = Command::new("man")
         .arg("--manpath")
         .arg(prefix.join("share/man"))
         .args(["-w", "rbt-prog-load"])
         .output()
         .expect("man -w");
-    let found = ok(out, "man -w rbt-prog-load");
+    let found = quiet_success(out, "man -w rbt-prog-load");
     assert_eq!(
         found.trim(),
         prefix
@@ -469,9 +456,7 @@ fn install_and_uninstall_are_exact() {
 
 #[test]
 fn completing_never_mounts_bpffs() {
-    if !kernel_ready("completion without bpffs") {
-        return;
-    }
+    require_kernel!("completion without bpffs");
     // In a private mount namespace without /sys/fs/bpf, complete pins and ids, then check
     // that nothing was mounted there.
     let rbt = rbt_path().display().to_string();
@@ -520,7 +505,10 @@ fn installed_scripts_are_found_by_each_shell(prefix: &Path) {
         .args(["--norc", "-c", &script])
         .output()
         .expect("bash");
-    assert_eq!(ok(out, "bash loading the installed script").trim(), "prog");
+    assert_eq!(
+        quiet_success(out, "bash loading the installed script").trim(),
+        "prog"
+    );
 
     // zsh autoloads _rbt from $fpath and runs it at the first TAB: it must complete then.
     let script = format!(
@@ -536,7 +524,7 @@ fn installed_scripts_are_found_by_each_shell(prefix: &Path) {
         .args(["-f", "-c", &script])
         .output()
         .expect("zsh");
-    let lines: Vec<String> = ok(out, "zsh autoloading _rbt")
+    let lines: Vec<String> = quiet_success(out, "zsh autoloading _rbt")
         .lines()
         .map(String::from)
         .collect();
@@ -551,6 +539,6 @@ fn installed_scripts_are_found_by_each_shell(prefix: &Path) {
         .args(["--no-config", "-c", &script])
         .output()
         .expect("fish");
-    let found = ok(out, "fish loading the installed script");
+    let found = quiet_success(out, "fish loading the installed script");
     assert!(found.starts_with("prog\t"), "{found}");
 }

@@ -1,5 +1,6 @@
 // `link` verbs on the live kernel: show (compared with bpftool), pin, detach, and bad input.
 
+#[macro_use]
 mod common;
 
 use std::path::Path;
@@ -7,14 +8,11 @@ use std::path::Path;
 use common::*;
 use serde_json::Value;
 
-/// Load the trace_events fixture into its own dir and attach its raw tracepoint program
-/// with rbt; returns (dir, program pin, link pin, link id).
-fn attached() -> (PinDir, String, String, u64) {
-    let dir = PinDir::new();
-    let obj = fixture("trace_events").display().to_string();
-    let (code, _, err) = run(&["prog", "loadall", &obj, &dir.join("p")]);
-    assert_eq!(code, 0, "{err}");
-    let prog = dir.join("p/rbt_raw_enter");
+/// Load the trace_events fixture and attach its raw tracepoint program with rbt; returns
+/// (the loaded fixture, program pin, link pin, link id).
+fn attached() -> (Loaded, String, String, u64) {
+    let loaded = Loaded::progs("trace_events");
+    let prog = loaded.prog("rbt_raw_enter");
     let (code, out, err) = run(&[
         "prog",
         "attach",
@@ -30,15 +28,13 @@ fn attached() -> (PinDir, String, String, u64) {
     let id = run_json(&["-j", "link", "show", "pinned", &link])["id"]
         .as_u64()
         .unwrap();
-    (dir, prog, link, id)
+    (loaded, prog, link, id)
 }
 
 #[test]
 fn link_show_matches_bpftool() {
-    if !kernel_ready("link show") {
-        return;
-    }
-    let (_dir, prog, link, id) = attached();
+    require_kernel!("link show");
+    let (_loaded, prog, link, id) = attached();
     let prog_id = run_json(&["-j", "prog", "show", "pinned", &prog])["id"]
         .as_u64()
         .unwrap();
@@ -74,11 +70,9 @@ fn link_show_matches_bpftool() {
 
 #[test]
 fn link_pin_then_detach_removes_every_pin() {
-    if !kernel_ready("link pin/detach") {
-        return;
-    }
-    let (dir, _prog, link, id) = attached();
-    let second = dir.join("second_pin");
+    require_kernel!("link pin/detach");
+    let (loaded, _prog, link, id) = attached();
+    let second = loaded.dir.join("second_pin");
     let (code, out, err) = run(&["-j", "link", "pin", "id", &id.to_string(), &second]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "null\n");
@@ -109,9 +103,7 @@ fn link_pin_then_detach_removes_every_pin() {
 
 #[test]
 fn link_bad_input_is_refused() {
-    if !kernel_ready("link errors") {
-        return;
-    }
+    require_kernel!("link errors");
     for (args, code, needle) in [
         (
             vec!["link", "show", "name", "x"],
@@ -140,7 +132,7 @@ fn link_bad_input_is_refused() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
     // a pinned program is not a link
-    let (dir, prog, _link, id) = attached();
+    let (loaded, prog, _link, id) = attached();
     let (code, _, err) = run(&["link", "show", "pinned", &prog]);
     assert_eq!(code, 1);
     assert!(err.contains("is a pinned program, not a link"), "{err}");
@@ -162,7 +154,7 @@ fn link_bad_input_is_refused() {
     assert_eq!(code, 2);
     let f: Value = run_json(&["-j", "-f", "link", "show", "id", &id.to_string()]);
     assert_eq!(f["pinned"].as_array().unwrap().len(), 1);
-    drop(dir);
+    drop(loaded);
 }
 
 /// An empty cgroup v2 directory of this test, removed on drop.
@@ -191,14 +183,11 @@ impl Drop for TestCgroup {
 
 #[test]
 fn cgroup_attach_show_and_detach() {
-    if !kernel_ready("cgroup link") {
-        return;
-    }
+    require_kernel!("cgroup link");
     let cg = TestCgroup::new().expect("a cgroup v2 mount");
-    let dir = PinDir::new();
-    let prog = dir.join("cg");
-    load(&fixture("trace_cgroup"), &prog);
-    let link = dir.join("cg_link");
+    let loaded = Loaded::first("trace_cgroup");
+    let prog = loaded.pin();
+    let link = loaded.dir.join("cg_link");
     let cgpath = cg.0.display().to_string();
     // a cgroup v1 or plain directory is refused
     let (code, _, err) = run(&[

@@ -1,58 +1,13 @@
 // Live-kernel tests of the `map` verbs: every map type a BPF object can define, typed (BTF)
 // dumps compared with bpftool's `formatted`, typed and byte input, bulk updates, bad input.
 
+#[macro_use]
 mod common;
 
 use std::process::Command;
 
-use common::{bpftool_json, fixture, kernel_ready, run, run_json, PinDir};
+use common::*;
 use serde_json::{json, Value};
-
-/// Load tests/bpf/NAME.bpf.c with its maps pinned under `dir`.
-fn load_maps(name: &str, dir: &PinDir) {
-    let obj = fixture(name).display().to_string();
-    let (code, _, err) = run(&[
-        "prog",
-        "load",
-        &obj,
-        &dir.join("prog"),
-        "pinmaps",
-        &dir.path.display().to_string(),
-    ]);
-    assert_eq!(code, 0, "loading {name}: {err}");
-}
-
-fn bpftool(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new("bpftool")
-        .args(args)
-        .output()
-        .expect("running bpftool");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn ok(args: &[&str]) -> String {
-    let (code, out, err) = run(args);
-    assert_eq!(code, 0, "rbt {args:?}: {err}");
-    out
-}
-
-/// rbt with `input` on stdin.
-fn run_stdin(args: &[&str], input: &str) -> (i32, String, String) {
-    let out = common::rbt()
-        .args(args)
-        .write_stdin(input.to_string())
-        .output()
-        .expect("running rbt");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// bpftool prints bitfields as hex strings ("0x6"); rbt prints numbers. Convert bpftool's
 /// for comparison (only strings that are hex numbers, only under `fields`).
@@ -103,11 +58,9 @@ const FLOW_VAL: &str = r#"{"packets":5,"bytes":1500,"ifname":"eth0","in":{"delta
 
 #[test]
 fn show_matches_bpftool() {
-    if !kernel_ready("map show") {
-        return;
-    }
-    let dir = PinDir::new();
-    load_maps("maps", &dir);
+    require_kernel!("map show");
+    let maps = Loaded::first_with_maps("maps");
+    let dir = &maps.dir;
     for name in ["flows", "progs", "pc_arr", "lpm", "queue"] {
         let path = dir.join(name);
         let r = run_json(&["-j", "map", "show", "pinned", &path]);
@@ -136,11 +89,9 @@ fn show_matches_bpftool() {
 
 #[test]
 fn typed_dumps_match_bpftool_formatted() {
-    if !kernel_ready("map dump") {
-        return;
-    }
-    let dir = PinDir::new();
-    load_maps("maps", &dir);
+    require_kernel!("map dump");
+    let maps = Loaded::first_with_maps("maps");
+    let dir = &maps.dir;
     let flows = dir.join("flows");
     ok(&["map", "update", &flows, "key", FLOW_KEY, "value", FLOW_VAL]);
     ok(&[
@@ -261,12 +212,10 @@ fn typed_dumps_match_bpftool_formatted() {
 
 #[test]
 fn map_in_map_and_prog_array_values_are_ids() {
-    if !kernel_ready("map prog_array") {
-        return;
-    }
-    let dir = PinDir::new();
-    load_maps("maps", &dir);
-    let prog_id = run_json(&["-j", "prog", "show", "pinned", &dir.join("prog")])["id"].clone();
+    require_kernel!("map prog_array");
+    let maps = Loaded::first_with_maps("maps");
+    let dir = &maps.dir;
+    let prog_id = run_json(&["-j", "prog", "show", "pinned", &maps.pin()])["id"].clone();
     let inner_id = run_json(&["-j", "map", "show", "pinned", &dir.join("inner1")])["id"].clone();
     let progs = dir.join("progs");
     ok(&[
@@ -280,7 +229,7 @@ fn map_in_map_and_prog_array_values_are_ids() {
         "0",
         "value",
         "pinned",
-        &dir.join("prog"),
+        &maps.pin(),
     ]);
     assert_eq!(
         run_json(&["-j", "map", "dump", &progs]),
@@ -320,11 +269,9 @@ fn map_in_map_and_prog_array_values_are_ids() {
 
 #[test]
 fn undumpable_types_name_the_verb_that_reads_them() {
-    if !kernel_ready("map dump errors") {
-        return;
-    }
-    let dir = PinDir::new();
-    load_maps("maps", &dir);
+    require_kernel!("map dump errors");
+    let maps = Loaded::first_with_maps("maps");
+    let dir = &maps.dir;
     for (name, verb) in [
         ("rb", "perf events"),
         ("perf", "perf events"),
@@ -342,11 +289,9 @@ fn undumpable_types_name_the_verb_that_reads_them() {
 
 #[test]
 fn lookup_update_delete_getnext() {
-    if !kernel_ready("map elements") {
-        return;
-    }
-    let dir = PinDir::new();
-    load_maps("maps", &dir);
+    require_kernel!("map elements");
+    let maps = Loaded::first_with_maps("maps");
+    let dir = &maps.dir;
     let pc = dir.join("pc_hash");
     // bpftool's byte syntax, decimal, hex and the `hex` keyword.
     ok(&[
@@ -416,11 +361,9 @@ fn lookup_update_delete_getnext() {
 
 #[test]
 fn bad_input_fails_cleanly_and_changes_nothing() {
-    if !kernel_ready("map bad input") {
-        return;
-    }
-    let dir = PinDir::new();
-    load_maps("maps", &dir);
+    require_kernel!("map bad input");
+    let maps = Loaded::first_with_maps("maps");
+    let dir = &maps.dir;
     let flows = dir.join("flows");
     ok(&["map", "update", &flows, "key", FLOW_KEY, "value", FLOW_VAL]);
     let before = rbt_dump_sorted(&flows);
@@ -514,15 +457,11 @@ fn bad_input_fails_cleanly_and_changes_nothing() {
 
 #[test]
 fn update_from_reports_bad_lines_and_round_trips() {
-    if !kernel_ready("map update --from") {
-        return;
-    }
-    let a = PinDir::new();
-    load_maps("maps", &a);
-    let b = PinDir::new();
-    load_maps("maps", &b);
-    let fa = a.join("flows");
-    let fb = b.join("flows");
+    require_kernel!("map update --from");
+    let a = Loaded::first_with_maps("maps");
+    let b = Loaded::first_with_maps("maps");
+    let fa = a.map("flows");
+    let fb = b.map("flows");
     for i in 0..40u32 {
         let key = format!(r#"{{"saddr":{i},"sport":{},"proto":"PROTO_UDP"}}"#, i * 7);
         let val = format!(
@@ -554,7 +493,7 @@ fn update_from_reports_bad_lines_and_round_trips() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(rbt_dump_sorted(&fb), rbt_dump_sorted(&fa));
     // A bad line: reported with its number; lines before it applied, none after.
-    let pc = a.join("pc_hash");
+    let pc = a.map("pc_hash");
     let input = "{\"key\":1,\"value\":10}\n{\"key\":2,\"value\":20}\n{\"key\":3,\"valu\":30}\n{\"key\":4,\"value\":40}\n";
     let (code, _, err) = run_stdin(&["map", "update", &pc, "--from", "-"], input);
     assert_eq!(code, 1);
@@ -583,11 +522,9 @@ fn update_from_reports_bad_lines_and_round_trips() {
 
 #[test]
 fn hundred_thousand_entries_match_bpftool_entry_for_entry() {
-    if !kernel_ready("map dump 100k") {
-        return;
-    }
-    let dir = PinDir::new();
-    load_maps("maps_big", &dir);
+    require_kernel!("map dump 100k");
+    let maps = Loaded::first_with_maps("maps_big");
+    let dir = &maps.dir;
     let big = dir.join("big");
     let input: String = (0..100_000u32)
         .map(|i| {
@@ -664,9 +601,7 @@ fn hundred_thousand_entries_match_bpftool_entry_for_entry() {
 
 #[test]
 fn create_pin_freeze_and_queues() {
-    if !kernel_ready("map create") {
-        return;
-    }
+    require_kernel!("map create");
     let dir = PinDir::new();
     let h = dir.join("h");
     ok(&[
@@ -782,9 +717,7 @@ fn create_pin_freeze_and_queues() {
 
 #[test]
 fn a_name_matching_several_maps_dumps_each_like_bpftool() {
-    if !kernel_ready("map dump several") {
-        return;
-    }
+    require_kernel!("map dump several");
     let dir = PinDir::new();
     let name = format!("rbtd{}", std::process::id() % 1_000_000);
     for f in ["a", "b"] {
@@ -839,11 +772,9 @@ fn a_name_matching_several_maps_dumps_each_like_bpftool() {
 
 #[test]
 fn every_verb_rejects_bad_input() {
-    if !kernel_ready("map verbs bad input") {
-        return;
-    }
-    let dir = PinDir::new();
-    load_maps("maps", &dir);
+    require_kernel!("map verbs bad input");
+    let maps = Loaded::first_with_maps("maps");
+    let dir = &maps.dir;
     let arr = dir.join("arr");
     let cases: Vec<(Vec<String>, i32, &str)> = vec![
         (

@@ -2,197 +2,15 @@
 // joined by a veth pair (removed by a Drop guard, also on failure) and sends pings only
 // between the addresses it assigned there.
 
+#[macro_use]
 mod common;
 
-use std::process::{Command, Output};
 use std::thread;
 use std::time::Duration;
 
+use common::netns::*;
 use common::*;
 use serde_json::Value;
-
-const IP_A: &str = "10.99.0.1";
-const IP_B: &str = "10.99.0.2";
-
-fn sh(args: &[&str]) -> Output {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn in_ns(ns: &str, args: &[&str]) -> Output {
-    let mut all = vec!["ip", "netns", "exec", ns];
-    all.extend_from_slice(args);
-    sh(&all)
-}
-
-/// Two namespaces A and B joined by veth a <-> b (IPv6 off, static neighbours, so the only
-/// packets on the wire are the test's pings); optionally a second pair a2 <-> b2.
-struct Lab {
-    ns_a: String,
-    ns_b: String,
-    a: String,
-    b: String,
-    a2: String,
-}
-
-impl Lab {
-    fn new(tag: &str) -> Lab {
-        let pid = std::process::id();
-        let lab = Lab {
-            ns_a: format!("rbt-{tag}-{pid}-a"),
-            ns_b: format!("rbt-{tag}-{pid}-b"),
-            a: format!("rbt{tag}{pid}a"),
-            b: format!("rbt{tag}{pid}b"),
-            a2: format!("rbt{tag}{pid}c"),
-        };
-        assert!(lab.a.len() <= 15, "interface name too long: {}", lab.a);
-        for ns in [&lab.ns_a, &lab.ns_b] {
-            sh(&["ip", "netns", "add", ns]);
-            for key in ["all", "default"] {
-                in_ns(
-                    ns,
-                    &[
-                        "sysctl",
-                        "-qw",
-                        &format!("net.ipv6.conf.{key}.disable_ipv6=1"),
-                    ],
-                );
-            }
-            in_ns(ns, &["ip", "link", "set", "lo", "up"]);
-        }
-        lab.pair(&lab.a, &lab.b, "01", "02", IP_A, IP_B);
-        lab
-    }
-
-    fn with_second_pair(tag: &str) -> Lab {
-        let lab = Lab::new(tag);
-        let b2 = format!("{}d", &lab.b[..lab.b.len() - 1]);
-        lab.pair(&lab.a2, &b2, "03", "04", "10.99.1.1", "10.99.1.2");
-        lab
-    }
-
-    fn pair(&self, a: &str, b: &str, mac_a: &str, mac_b: &str, ip_a: &str, ip_b: &str) {
-        let mac_a = format!("02:00:00:00:00:{mac_a}");
-        let mac_b = format!("02:00:00:00:00:{mac_b}");
-        sh(&[
-            "ip", "link", "add", a, "address", &mac_a, "netns", &self.ns_a, "type", "veth", "peer",
-            "name", b, "address", &mac_b, "netns", &self.ns_b,
-        ]);
-        for (ns, dev, ip, peer_ip, peer_mac) in [
-            (&self.ns_a, a, ip_a, ip_b, &mac_b),
-            (&self.ns_b, b, ip_b, ip_a, &mac_a),
-        ] {
-            in_ns(ns, &["ip", "addr", "add", &format!("{ip}/24"), "dev", dev]);
-            in_ns(ns, &["ip", "link", "set", dev, "up"]);
-            in_ns(
-                ns,
-                &[
-                    "ip",
-                    "neigh",
-                    "replace",
-                    peer_ip,
-                    "lladdr",
-                    peer_mac,
-                    "dev",
-                    dev,
-                    "nud",
-                    "permanent",
-                ],
-            );
-        }
-    }
-
-    /// `rbt ARGS --netns A`.
-    fn rbt(&self, args: &[&str]) -> (i32, String, String) {
-        let mut all = args.to_vec();
-        all.extend_from_slice(&["--netns", &self.ns_a]);
-        run(&all)
-    }
-
-    fn rbt_ok(&self, args: &[&str]) -> String {
-        let (code, out, err) = self.rbt(args);
-        assert_eq!(code, 0, "rbt {args:?} failed: {err}");
-        out
-    }
-
-    /// rbt's `net show` JSON of interface `dev` in A.
-    fn show(&self, dev: &str) -> Value {
-        let (code, out, err) = self.rbt(&["-j", "net", "show", "dev", dev]);
-        assert_eq!(code, 0, "net show: {err}");
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON {e}: {out}"))
-    }
-
-    /// bpftool's `net show` of `dev`, run inside A (bpftool has no --netns).
-    fn bpftool_show(&self, dev: &str) -> Value {
-        let out = in_ns(&self.ns_a, &["bpftool", "-j", "net", "show", "dev", dev]);
-        serde_json::from_slice(&out.stdout).expect("bpftool JSON")
-    }
-
-    /// Send `count` pings from B to A; returns (transmitted, received).
-    fn ping_from_b(&self, count: u32) -> (u64, u64) {
-        ping(&self.ns_b, IP_A, count)
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        // Deleting the namespaces deletes the veths (and their attachments) with them.
-        for ns in [&self.ns_a, &self.ns_b] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
-        // Link pins rbt made at its default place for this namespace.
-        let _ = std::fs::remove_dir_all(format!("/sys/fs/bpf/rbt/net/{}", self.ns_a));
-    }
-}
-
-fn ping(ns: &str, ip: &str, count: u32) -> (u64, u64) {
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns,
-            "ping",
-            "-q",
-            "-n",
-            "-c",
-            &count.to_string(),
-            "-i",
-            "0.05",
-            "-W",
-            "1",
-            ip,
-        ])
-        .output()
-        .expect("ping");
-    parse_ping(&String::from_utf8_lossy(&out.stdout))
-}
-
-/// (transmitted, received) from ping's summary line.
-fn parse_ping(text: &str) -> (u64, u64) {
-    let line = text
-        .lines()
-        .find(|l| l.contains("packets transmitted"))
-        .unwrap_or_else(|| panic!("no ping summary in {text}"));
-    let nums: Vec<u64> = line
-        .split(',')
-        .take(2)
-        .map(|part| {
-            part.split_whitespace()
-                .next()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or_else(|| panic!("bad ping summary {line}"))
-        })
-        .collect();
-    (nums[0], nums[1])
-}
 
 /// The program's map called `name`, read with bpftool (key 0, an u64 counter).
 fn counter(prog_id: u64, name: &str) -> u64 {
@@ -210,33 +28,6 @@ fn counter(prog_id: u64, name: &str) -> u64 {
     panic!("program {prog_id} has no map {name}");
 }
 
-/// Load every program of a fixture under the test's pin dir; returns (pin path, id) by name.
-fn load_all(fixture_name: &str, dir: &PinDir, sub: &str) -> Vec<(String, String, u64)> {
-    let obj = fixture(fixture_name).display().to_string();
-    let target = dir.join(sub);
-    let (code, _, err) = run(&["prog", "loadall", &obj, &target]);
-    assert_eq!(code, 0, "loadall {obj}: {err}");
-    let mut progs = Vec::new();
-    for entry in std::fs::read_dir(&target).expect("pin dir") {
-        let path = entry.expect("entry").path().display().to_string();
-        let show = run_json(&["-j", "prog", "show", "pinned", &path]);
-        progs.push((
-            show["name"].as_str().unwrap_or_default().to_string(),
-            path,
-            show["id"].as_u64().expect("id"),
-        ));
-    }
-    progs
-}
-
-fn find<'a>(progs: &'a [(String, String, u64)], name: &str) -> (&'a str, u64) {
-    let p = progs
-        .iter()
-        .find(|p| p.0 == name)
-        .unwrap_or_else(|| panic!("no {name}"));
-    (p.1.as_str(), p.2)
-}
-
 /// bpftool 7.1 has no `netfilter` array; compare the keys both have.
 fn without_netfilter(mut v: Value) -> Value {
     if let Some(doc) = v.get_mut(0).and_then(Value::as_object_mut) {
@@ -247,13 +38,10 @@ fn without_netfilter(mut v: Value) -> Value {
 
 #[test]
 fn xdp_drops_and_counts_then_detach_restores_traffic() {
-    if !kernel_ready("net xdp") {
-        return;
-    }
-    let pins = PinDir::new();
+    require_kernel!("net xdp");
+    let progs = Loaded::progs("net_xdp");
     let lab = Lab::new("x");
-    let progs = load_all("net_xdp", &pins, "p");
-    let (drop_pin, drop_id) = find(&progs, "xdp_drop_cnt");
+    let (drop_pin, drop_id) = progs.find("xdp_drop_cnt");
 
     assert_eq!(lab.ping_from_b(3), (3, 3), "traffic flows before attach");
     let out = lab.rbt_ok(&["net", "attach", "xdp", "pinned", drop_pin, "dev", &lab.a]);
@@ -278,13 +66,10 @@ fn xdp_drops_and_counts_then_detach_restores_traffic() {
 
 #[test]
 fn xdp_modes_are_reported_like_bpftool() {
-    if !kernel_ready("net xdp modes") {
-        return;
-    }
-    let pins = PinDir::new();
+    require_kernel!("net xdp modes");
+    let progs = Loaded::progs("net_xdp");
     let lab = Lab::new("m");
-    let progs = load_all("net_xdp", &pins, "p");
-    let (pin, id) = find(&progs, "xdp_pass_cnt");
+    let (pin, id) = progs.find("xdp_pass_cnt");
     for (ty, mode) in [
         ("xdpgeneric", "generic"),
         ("xdpdrv", "driver"),
@@ -301,34 +86,14 @@ fn xdp_modes_are_reported_like_bpftool() {
 
 #[test]
 fn show_equals_bpftool_in_the_default_namespace() {
-    if !kernel_ready("net show") {
-        return;
-    }
-    let pins = PinDir::new();
+    require_kernel!("net show");
     let pid = std::process::id();
-    let ns = format!("rbt-s-{pid}");
-    let host = format!("rbts{pid}a");
-    let peer = format!("rbts{pid}b");
-    struct Guard(String, String);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            let _ = Command::new("ip").args(["link", "del", &self.0]).output();
-            let _ = Command::new("ip").args(["netns", "del", &self.1]).output();
-        }
-    }
-    sh(&["ip", "netns", "add", &ns]);
-    let _guard = Guard(host.clone(), ns.clone());
-    sh(&[
-        "ip", "link", "add", &host, "type", "veth", "peer", "name", &peer, "netns", &ns,
-    ]);
-    let xdp = load_all("net_xdp", &pins, "x");
-    let tc = load_all("net_tc", &pins, "t");
-    let (xdp_pin, xdp_id) = find(&xdp, "xdp_pass_cnt");
-    let (tc_pin, tc_id) = find(&tc, "tc_pass_cnt");
-    let ok = |args: &[&str]| {
-        let (code, _, err) = run(args);
-        assert_eq!(code, 0, "{args:?}: {err}");
-    };
+    let xdp = Loaded::progs("net_xdp");
+    let tc = Loaded::progs("net_tc");
+    let veth = HostVeth::new("s");
+    let host = veth.host.clone();
+    let (xdp_pin, xdp_id) = xdp.find("xdp_pass_cnt");
+    let (tc_pin, tc_id) = tc.find("tc_pass_cnt");
     ok(&["net", "attach", "xdpgeneric", xdp_pin, "dev", &host]);
     ok(&["net", "attach", "tc_ingress", tc_pin, "dev", &host]);
     ok(&[
@@ -376,14 +141,11 @@ fn show_equals_bpftool_in_the_default_namespace() {
 
 #[test]
 fn tc_ingress_and_egress_count_and_drop() {
-    if !kernel_ready("net tc") {
-        return;
-    }
-    let pins = PinDir::new();
+    require_kernel!("net tc");
+    let progs = Loaded::progs("net_tc");
     let lab = Lab::new("t");
-    let progs = load_all("net_tc", &pins, "p");
-    let (pass_pin, pass_id) = find(&progs, "tc_pass_cnt");
-    let (drop_pin, drop_id) = find(&progs, "tc_drop_cnt");
+    let (pass_pin, pass_id) = progs.find("tc_pass_cnt");
+    let (drop_pin, drop_id) = progs.find("tc_drop_cnt");
     let qdiscs = || {
         String::from_utf8_lossy(&in_ns(&lab.ns_a, &["tc", "qdisc", "show", "dev", &lab.a]).stdout)
             .into_owned()
@@ -487,26 +249,14 @@ fn tc_ingress_and_egress_count_and_drop() {
 
 #[test]
 fn replace_under_a_ping_flood_has_no_gap() {
-    if !kernel_ready("net replace") {
-        return;
-    }
-    let pins = PinDir::new();
+    require_kernel!("net replace");
+    let progs = Loaded::progs("net_xdp");
     let lab = Lab::new("r");
-    let progs = load_all("net_xdp", &pins, "p");
-    let (pass_pin, pass_id) = find(&progs, "xdp_pass_cnt");
-    let (drop_pin, drop_id) = find(&progs, "xdp_drop_cnt");
+    let (pass_pin, pass_id) = progs.find("xdp_pass_cnt");
+    let (drop_pin, drop_id) = progs.find("xdp_drop_cnt");
     lab.rbt_ok(&["net", "attach", "xdp", pass_pin, "dev", &lab.a]);
     let ns_b = lab.ns_b.clone();
-    let flood = thread::spawn(move || {
-        let out = Command::new("ip")
-            .args([
-                "netns", "exec", &ns_b, "ping", "-q", "-n", "-c", "1500", "-i", "0.002", "-W", "1",
-                IP_A,
-            ])
-            .output()
-            .expect("ping");
-        parse_ping(&String::from_utf8_lossy(&out.stdout))
-    });
+    let flood = thread::spawn(move || ping(&ns_b, IP_A, 1500, "0.002"));
     thread::sleep(Duration::from_millis(800));
     let out = lab.rbt_ok(&["net", "attach", "xdp", drop_pin, "dev", &lab.a, "overwrite"]);
     assert!(out.contains("replaced"), "{out}");
@@ -528,14 +278,11 @@ fn replace_under_a_ping_flood_has_no_gap() {
 
 #[test]
 fn tcx_chain_order_and_links() {
-    if !kernel_ready("net tcx") {
-        return;
-    }
-    let pins = PinDir::new();
+    require_kernel!("net tcx");
+    let progs = Loaded::progs("net_tc");
     let lab = Lab::new("c");
-    let progs = load_all("net_tc", &pins, "p");
-    let (pass_pin, pass_id) = find(&progs, "tc_pass_cnt");
-    let (drop_pin, drop_id) = find(&progs, "tc_drop_cnt");
+    let (pass_pin, pass_id) = progs.find("tc_pass_cnt");
+    let (drop_pin, drop_id) = progs.find("tc_drop_cnt");
     lab.rbt_ok(&["net", "attach", "tcx_ingress", pass_pin, "dev", &lab.a]);
     let before = format!("id={pass_id}");
     lab.rbt_ok(&[
@@ -572,7 +319,7 @@ fn tcx_chain_order_and_links() {
     assert_eq!(lab.ping_from_b(2), (2, 2));
     assert_eq!(counter(pass_id, "pass_cnt"), 2);
     // prepend through a pinned bpf_link.
-    let link = pins.join("tcx-link");
+    let link = progs.dir.join("tcx-link");
     lab.rbt_ok(&[
         "net",
         "attach",
@@ -601,15 +348,12 @@ fn tcx_chain_order_and_links() {
 
 #[test]
 fn xdp_through_a_pinned_link() {
-    if !kernel_ready("net xdp link") {
-        return;
-    }
-    let pins = PinDir::new();
+    require_kernel!("net xdp link");
+    let progs = Loaded::progs("net_xdp");
     let lab = Lab::new("l");
-    let progs = load_all("net_xdp", &pins, "p");
-    let (drop_pin, drop_id) = find(&progs, "xdp_drop_cnt");
-    let (pass_pin, _) = find(&progs, "xdp_pass_cnt");
-    let link = pins.join("xdp-link");
+    let (drop_pin, drop_id) = progs.find("xdp_drop_cnt");
+    let (pass_pin, _) = progs.find("xdp_pass_cnt");
+    let link = progs.dir.join("xdp-link");
     lab.rbt_ok(&[
         "net",
         "attach",
@@ -663,14 +407,11 @@ fn xdp_through_a_pinned_link() {
 
 #[test]
 fn already_attached_succeeds_and_dry_run_changes_nothing() {
-    if !kernel_ready("net dry-run") {
-        return;
-    }
-    let pins = PinDir::new();
+    require_kernel!("net dry-run");
+    let progs = Loaded::progs("net_xdp");
     let lab = Lab::new("d");
-    let progs = load_all("net_xdp", &pins, "p");
-    let (drop_pin, drop_id) = find(&progs, "xdp_drop_cnt");
-    let (pass_pin, pass_id) = find(&progs, "xdp_pass_cnt");
+    let (drop_pin, drop_id) = progs.find("xdp_drop_cnt");
+    let (pass_pin, pass_id) = progs.find("xdp_pass_cnt");
     lab.rbt_ok(&["net", "attach", "xdpgeneric", pass_pin, "dev", &lab.a]);
     let again = lab.rbt_ok(&["net", "attach", "xdpgeneric", pass_pin, "dev", &lab.a]);
     assert!(again.contains("already attached"), "{again}");
@@ -703,14 +444,11 @@ fn already_attached_succeeds_and_dry_run_changes_nothing() {
 
 #[test]
 fn several_interfaces_are_all_or_nothing() {
-    if !kernel_ready("net multi") {
-        return;
-    }
-    let pins = PinDir::new();
+    require_kernel!("net multi");
+    let progs = Loaded::progs("net_xdp");
     let lab = Lab::with_second_pair("v");
-    let progs = load_all("net_xdp", &pins, "p");
-    let (drop_pin, drop_id) = find(&progs, "xdp_drop_cnt");
-    let (pass_pin, pass_id) = find(&progs, "xdp_pass_cnt");
+    let (drop_pin, drop_id) = progs.find("xdp_drop_cnt");
+    let (pass_pin, pass_id) = progs.find("xdp_pass_cnt");
     lab.rbt_ok(&["net", "attach", "xdpgeneric", drop_pin, "dev", &lab.a2]);
     let (code, _, err) = lab.rbt(&[
         "net",
@@ -787,14 +525,11 @@ fn several_interfaces_are_all_or_nothing() {
 
 #[test]
 fn prog_left_out_takes_the_one_unattached_program() {
-    if !kernel_ready("net prog left out") {
-        return;
-    }
-    let pins = PinDir::new();
+    require_kernel!("net prog left out");
+    let progs = Loaded::progs("net_xdp");
     let lab = Lab::with_second_pair("u");
-    let progs = load_all("net_xdp", &pins, "p");
-    let (drop_pin, drop_id) = find(&progs, "xdp_drop_cnt");
-    let (pass_pin, pass_id) = find(&progs, "xdp_pass_cnt");
+    let (drop_pin, drop_id) = progs.find("xdp_drop_cnt");
+    let (pass_pin, pass_id) = progs.find("xdp_pass_cnt");
     // Two of ours are unattached: rbt cannot choose and lists both.
     let (code, _, err) = lab.rbt(&["net", "attach", "xdpgeneric", "dev", &lab.a]);
     assert_eq!(code, 1, "{err}");
@@ -815,15 +550,12 @@ fn prog_left_out_takes_the_one_unattached_program() {
 
 #[test]
 fn bad_input_is_a_clear_error_and_changes_nothing() {
-    if !kernel_ready("net bad input") {
-        return;
-    }
-    let pins = PinDir::new();
+    require_kernel!("net bad input");
+    let progs = Loaded::progs("net_xdp");
     let lab = Lab::new("b");
-    let progs = load_all("net_xdp", &pins, "p");
-    let (xdp_pin, _) = find(&progs, "xdp_drop_cnt");
-    let tp = load_all("net_tp", &pins, "t");
-    let (tp_pin, _) = find(&tp, "net_tp");
+    let (xdp_pin, _) = progs.find("xdp_drop_cnt");
+    let tp = Loaded::progs("net_tp");
+    let (tp_pin, _) = tp.find("net_tp");
     let nothing = |lab: &Lab| {
         let show = lab.show(&lab.a);
         assert_eq!(show[0]["xdp"], serde_json::json!([]));

@@ -1,5 +1,6 @@
 // Integration tests of the `prog` verbs and the global grammar, against the live kernel.
 
+#[macro_use]
 mod common;
 
 use std::io::Read;
@@ -25,12 +26,10 @@ fn assert_matches_bpftool(id: u64) {
 
 #[test]
 fn load_pins_and_show_matches_bpftool() {
-    if !kernel_ready("prog load") {
-        return;
-    }
-    let dir = PinDir::new();
-    let pin = dir.join("basic");
-    let id = load(&fixture("prog_basic"), &pin);
+    require_kernel!("prog load");
+    let loaded = Loaded::first("prog_basic");
+    let pin = loaded.pin();
+    let id = loaded.id();
     let shown = run_json(&["-j", "prog", "show", "pinned", &pin]);
     assert_eq!(
         shown["name"], "rbt_basic_xdp",
@@ -47,9 +46,7 @@ fn load_pins_and_show_matches_bpftool() {
 
 #[test]
 fn loadall_pins_every_program_and_maps() {
-    if !kernel_ready("prog loadall") {
-        return;
-    }
+    require_kernel!("prog loadall");
     let dir = PinDir::new();
     let progs = dir.join("progs");
     let maps = dir.join("maps");
@@ -73,13 +70,10 @@ fn loadall_pins_every_program_and_maps() {
 
 #[test]
 fn pin_and_handles_name_tag_id() {
-    if !kernel_ready("prog pin") {
-        return;
-    }
-    let dir = PinDir::new();
-    let first = dir.join("first");
-    let id = load(&fixture("prog_basic"), &first);
-    let second = dir.join("second");
+    require_kernel!("prog pin");
+    let loaded = Loaded::first("prog_basic");
+    let id = loaded.id();
+    let second = loaded.dir.join("second");
     let (code, _, err) = run(&["prog", "pin", "id", &id.to_string(), &second]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
@@ -99,8 +93,8 @@ fn pin_and_handles_name_tag_id() {
     assert!(ids.contains(&id), "tag {tag} finds {id}: {by_tag}");
 
     // Load the same object again: name now matches two programs.
-    let other = dir.join("other");
-    let id2 = load(&fixture("prog_basic"), &other);
+    let other = Loaded::first("prog_basic");
+    let id2 = other.id();
     let both = run_json(&["-j", "prog", "show", "name", "rbt_basic_xdp"]);
     let ids: Vec<u64> = both
         .as_array()
@@ -110,7 +104,7 @@ fn pin_and_handles_name_tag_id() {
         .collect();
     assert!(ids.contains(&id) && ids.contains(&id2), "{both}");
     // A verb that needs one program fails and lists the matches.
-    let third = dir.join("third");
+    let third = loaded.dir.join("third");
     let (code, _, err) = run(&["prog", "pin", "name", "rbt_basic_xdp", &third]);
     assert_eq!(code, 1);
     assert!(
@@ -122,12 +116,9 @@ fn pin_and_handles_name_tag_id() {
 
 #[test]
 fn show_lists_every_program_as_table_and_json() {
-    if !kernel_ready("prog show") {
-        return;
-    }
-    let dir = PinDir::new();
-    let pin = dir.join("p");
-    let id = load(&fixture("prog_basic"), &pin);
+    require_kernel!("prog show");
+    let loaded = Loaded::first("prog_basic");
+    let id = loaded.id();
     let all = run_json(&["-j", "prog", "show"]);
     let mine = all
         .as_array()
@@ -171,9 +162,7 @@ fn show_lists_every_program_as_table_and_json() {
 
 #[test]
 fn colour_only_when_asked_or_on_a_terminal() {
-    if !kernel_ready("prog show colour") {
-        return;
-    }
+    require_kernel!("prog show colour");
     let (_, plain, _) = run(&["prog", "show"]);
     assert!(!plain.contains('\x1b'), "no colour into a pipe");
     let (_, always, _) = run(&["--color", "always", "prog", "show"]);
@@ -191,12 +180,10 @@ fn colour_only_when_asked_or_on_a_terminal() {
 
 #[test]
 fn pids_holding_a_program_are_listed() {
-    if !kernel_ready("prog show pids") {
-        return;
-    }
-    let dir = PinDir::new();
-    let pin = dir.join("held");
-    let id = load(&fixture("prog_basic"), &pin);
+    require_kernel!("prog show pids");
+    let loaded = Loaded::first("prog_basic");
+    let pin = loaded.pin();
+    let id = loaded.id();
     // A process holding the program open: bash with the pin on fd 3 would not work
     // (a pin opens as a file); bpftool's `prog show` holds fds only briefly. Use a
     // short python process that opens the program by pin through the bpf() syscall.
@@ -235,9 +222,7 @@ fn pids_holding_a_program_are_listed() {
 
 #[test]
 fn verifier_rejection_names_program_errno_and_log() {
-    if !kernel_ready("prog load rejection") {
-        return;
-    }
+    require_kernel!("prog load rejection");
     let dir = PinDir::new();
     let pin = dir.join("rejected");
     let log = tempfile::NamedTempFile::new().unwrap();
@@ -281,9 +266,7 @@ fn verifier_rejection_names_program_errno_and_log() {
 /// Bad input of every kind: one clear line, exit 1, nothing pinned, nothing loaded.
 #[test]
 fn bad_input_is_a_clear_error() {
-    if !kernel_ready("prog bad input") {
-        return;
-    }
+    require_kernel!("prog bad input");
     let dir = PinDir::new();
     let tmp = tempfile::tempdir().unwrap();
     let good = fixture("prog_basic");
@@ -361,9 +344,7 @@ fn bad_input_is_a_clear_error() {
 
 #[test]
 fn missing_capabilities_are_named() {
-    if !kernel_ready("prog without CAP_BPF") {
-        return;
-    }
+    require_kernel!("prog without CAP_BPF");
     let bin = assert_cmd::cargo::cargo_bin("rbt");
     let dir = PinDir::new();
     let obj = fixture("prog_basic").display().to_string();
@@ -388,9 +369,7 @@ fn missing_capabilities_are_named() {
 
 #[test]
 fn closed_stdout_ends_quietly() {
-    if !kernel_ready("closed stdout") {
-        return;
-    }
+    require_kernel!("closed stdout");
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("rbt"))
         .args(["-j", "prog", "show"])
         .stdout(Stdio::piped())
@@ -425,12 +404,9 @@ fn every_verb_has_help_with_an_example() {
 
 #[test]
 fn run_matches_bpftool_and_counts_stats() {
-    if !kernel_ready("prog run") {
-        return;
-    }
-    let dir = PinDir::new();
-    let pin = dir.join("run");
-    let id = load(&fixture("prog_basic"), &pin).to_string();
+    require_kernel!("prog run");
+    let loaded = Loaded::first("prog_basic");
+    let id = loaded.id().to_string();
     let tmp = tempfile::tempdir().unwrap();
     let packet = tmp.path().join("packet.bin");
     std::fs::write(&packet, (0u8..64).collect::<Vec<u8>>()).unwrap();
@@ -481,9 +457,7 @@ fn run_matches_bpftool_and_counts_stats() {
 /// pinning, and with -n refuses with a clear error instead.
 #[test]
 fn bpffs_is_mounted_when_missing_unless_nomount() {
-    if !kernel_ready("bpffs mount") {
-        return;
-    }
+    require_kernel!("bpffs mount");
     assert!(which("unshare").is_some(), "unshare (util-linux) is needed");
     let bin = assert_cmd::cargo::cargo_bin("rbt").display().to_string();
     let obj = fixture("prog_basic").display().to_string();

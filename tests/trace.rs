@@ -2,12 +2,13 @@
 // autoattach, perf show against bpftool, trace_pipe / ring buffer / perf array streams and
 // how they end, and the attach errors (no kprobes here, wrong type, missing targets).
 
+#[macro_use]
 mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -15,23 +16,7 @@ use serde_json::Value;
 
 /// The user-space target (tests/bpf/trace_target.c), built once with gcc.
 fn target_bin() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-            let dir = root.join("target/test-bpf");
-            std::fs::create_dir_all(&dir).unwrap();
-            let out = dir.join(format!("trace_target.{}", std::process::id()));
-            let st = Command::new("gcc")
-                .args(["-O1", "-g", "-o"])
-                .arg(&out)
-                .arg(root.join("tests/bpf/trace_target.c"))
-                .status()
-                .expect("running gcc");
-            assert!(st.success(), "gcc trace_target.c failed");
-            out
-        })
-        .clone()
+    target_program("trace_target", &["-O1", "-g"], "")
 }
 
 /// Run the target: N calls of the uprobed function and N getppid syscalls; returns its pid.
@@ -45,30 +30,6 @@ fn run_target(n: u32) -> u32 {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     pid
-}
-
-/// Link ids of every link that runs program `prog_id`.
-fn links_of(prog_id: u64) -> Vec<u64> {
-    run_json(&["-j", "link", "show"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["prog_id"].as_u64() == Some(prog_id))
-        .map(|l| l["id"].as_u64().unwrap())
-        .collect()
-}
-
-/// Files in a directory (to check that nothing was left pinned).
-fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 /// A running `rbt` stream with its stdout piped.
@@ -163,9 +124,7 @@ fn records_of(lines: &[Value], pid: u32, kind: u32) -> Vec<(Option<u64>, u64)> {
 
 #[test]
 fn tracepoint_events_reach_ringbuf_and_perf_array() {
-    if !kernel_ready("tracepoint attach") {
-        return;
-    }
+    require_kernel!("tracepoint attach");
     let l = Loaded::new("trace_events");
     let (pin, id) = l.attach(
         "rbt_tp_getppid",
@@ -218,9 +177,7 @@ static TRACE_PIPE: Mutex<()> = Mutex::new(());
 
 #[test]
 fn tracelog_streams_bpf_printk_as_json_lines() {
-    if !kernel_ready("trace_pipe") {
-        return;
-    }
+    require_kernel!("trace_pipe");
     let _only_reader = TRACE_PIPE.lock().unwrap_or_else(|e| e.into_inner());
     let l = Loaded::new("trace_events");
     l.attach(
@@ -247,9 +204,7 @@ fn tracelog_streams_bpf_printk_as_json_lines() {
 
 #[test]
 fn uprobe_and_uretprobe_fire_on_the_test_binary() {
-    if !kernel_ready("uprobe attach") {
-        return;
-    }
+    require_kernel!("uprobe attach");
     let l = Loaded::new("trace_events");
     let bin = target_bin().display().to_string();
     let target = format!("{bin}:rbt_uprobe_target");
@@ -282,9 +237,7 @@ fn uprobe_and_uretprobe_fire_on_the_test_binary() {
 
 #[test]
 fn autoattach_pins_a_link_per_attachable_program() {
-    if !kernel_ready("autoattach") {
-        return;
-    }
+    require_kernel!("autoattach");
     let dir = PinDir::new();
     let obj = fixture("trace_events").display().to_string();
     let progs = dir.join("p");
@@ -333,9 +286,7 @@ fn autoattach_pins_a_link_per_attachable_program() {
 
 #[test]
 fn perf_show_matches_bpftool_and_adds_link_held_attachments() {
-    if !kernel_ready("perf show") {
-        return;
-    }
+    require_kernel!("perf show");
     let l = Loaded::new("trace_events");
     let (raw_pin, raw_id) = l.attach("rbt_raw_enter", &["raw_tracepoint", "sys_enter"]);
     let (_, tp_id) = l.attach(
@@ -426,9 +377,7 @@ fn attach_fails(l: &Loaded, prog: &str, hook: &[&str], code: i32, needle: &str) 
 
 #[test]
 fn attach_errors_say_what_is_missing_and_leave_nothing() {
-    if !kernel_ready("attach errors") {
-        return;
-    }
+    require_kernel!("attach errors");
     let l = Loaded::new("trace_events");
     attach_fails(
         &l,
@@ -547,9 +496,7 @@ fn attach_errors_say_what_is_missing_and_leave_nothing() {
 
 #[test]
 fn streams_end_cleanly_on_signals_and_closed_stdout() {
-    if !kernel_ready("stream ends") {
-        return;
-    }
+    require_kernel!("stream ends");
     let l = Loaded::new("trace_events");
     l.attach(
         "rbt_tp_getppid",
@@ -608,9 +555,7 @@ fn streams_end_cleanly_on_signals_and_closed_stdout() {
 
 #[test]
 fn events_refuses_maps_that_carry_no_events() {
-    if !kernel_ready("events errors") {
-        return;
-    }
+    require_kernel!("events errors");
     let l = Loaded::new("trace_events");
     let cnt = l.map("rbt_trace_cnt");
     let (code, _, err) = run(&["perf", "events", "pinned", &cnt, "--count", "1"]);
@@ -630,9 +575,7 @@ fn events_refuses_maps_that_carry_no_events() {
 
 #[test]
 fn events_are_typed_with_btf() {
-    if !kernel_ready("typed events") {
-        return;
-    }
+    require_kernel!("typed events");
     let l = Loaded::new("trace_events");
     l.attach(
         "rbt_tp_getppid",
@@ -690,9 +633,7 @@ fn events_are_typed_with_btf() {
 
 #[test]
 fn fentry_is_attached_or_the_refusal_is_explained() {
-    if !kernel_ready("fentry") {
-        return;
-    }
+    require_kernel!("fentry");
     let dir = PinDir::new();
     let obj = fixture("trace_vm").display().to_string();
     let progs = dir.join("p");
@@ -719,9 +660,7 @@ fn fentry_is_attached_or_the_refusal_is_explained() {
 
 #[test]
 fn perf_show_matches_bpftool_for_an_ioctl_attached_tracepoint() {
-    if !kernel_ready("perf show ioctl") {
-        return;
-    }
+    require_kernel!("perf show ioctl");
     let l = Loaded::new("trace_events");
     if !Path::new("/sys/kernel/tracing/events").is_dir() {
         // rbt mounts tracefs when it needs it
@@ -764,21 +703,9 @@ fn perf_show_matches_bpftool_for_an_ioctl_attached_tracepoint() {
 
 #[test]
 fn lost_samples_are_reported_as_lines_and_on_stderr() {
-    if !kernel_ready("lost samples") {
-        return;
-    }
-    let dir = PinDir::new();
-    let obj = fixture("trace_bench").display().to_string();
-    let (code, _, err) = run(&[
-        "prog",
-        "loadall",
-        &obj,
-        &dir.join("p"),
-        "pinmaps",
-        &dir.join("m"),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let pa = dir.join("m/rbt_bench_pa");
+    require_kernel!("lost samples");
+    let l = Loaded::new("trace_bench");
+    let pa = l.map("rbt_bench_pa");
     // One page per CPU: a burst of 200000 events cannot fit.
     let mut child = spawn_rbt(&[
         "-j",
@@ -800,7 +727,7 @@ fn lost_samples_are_reported_as_lines_and_on_stderr() {
             "prog",
             "run",
             "pinned",
-            &dir.join("p/rbt_bench_pa_x"),
+            &l.prog("rbt_bench_pa_x"),
             "data_in",
             &pkt,
             "repeat",

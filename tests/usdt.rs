@@ -2,40 +2,23 @@
 // with a <sys/sdt.h> probe; the BPF side must see the probe's argument values (register and
 // memory operands), nothing fires after detach, and bad input fails leaving nothing behind.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use common::*;
 
 /// tests/bpf/usdt_target.c built with gcc at `opt` (-O1 passes the arguments in registers,
 /// -O0 as stack slots `N@-OFF(%rbp)`), once per test process.
 fn target(opt: &str) -> PathBuf {
-    static BUILT: OnceLock<std::sync::Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
-    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
-    if let Some(p) = built.get(opt) {
-        return p.clone();
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("target/test-bpf");
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join(format!("usdt_target{opt}.{}", std::process::id()));
-    let st = Command::new("gcc")
-        .arg(opt)
-        .arg("-o")
-        .arg(&out)
-        .arg(root.join("tests/bpf/usdt_target.c"))
-        .status()
-        .expect("running gcc");
-    assert!(
-        st.success(),
-        "gcc usdt_target.c failed (<sys/sdt.h> comes from systemtap-sdt-dev: make deps)"
-    );
-    built.insert(opt.to_string(), out.clone());
-    out
+    target_program(
+        "usdt_target",
+        &[opt],
+        " (<sys/sdt.h> comes from systemtap-sdt-dev: make deps)",
+    )
 }
 
 /// Run a target: `n` hits of rbt_test:hit with a = 7 + i, b = -1000000007 * i.
@@ -74,30 +57,9 @@ fn used_spec_slots(map: &str) -> Vec<(u64, i64)> {
         .collect()
 }
 
-fn links_of(prog_id: u64) -> Vec<u64> {
-    run_json(&["-j", "link", "show"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["prog_id"].as_u64() == Some(prog_id))
-        .map(|l| l["id"].as_u64().unwrap())
-        .collect()
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn usdt_arguments_reach_the_program_until_detach() {
-    if !kernel_ready("usdt attach") {
-        return;
-    }
+    require_kernel!("usdt attach");
     let l = Loaded::new("trace_usdt");
     let specs = l.map("__bpf_usdt_specs");
     assert!(used_spec_slots(&specs).is_empty());
@@ -171,9 +133,7 @@ fn usdt_arguments_reach_the_program_until_detach() {
 
 #[test]
 fn usdt_semaphore_is_raised_by_the_kernel_while_attached() {
-    if !kernel_ready("usdt attach") {
-        return;
-    }
+    require_kernel!("usdt attach");
     let l = Loaded::new("trace_usdt");
     let o1 = target("-O1");
     let probe = format!("{}:rbt_test:sem", o1.display());
@@ -200,9 +160,7 @@ fn usdt_semaphore_is_raised_by_the_kernel_while_attached() {
 
 #[test]
 fn usdt_bad_input_fails_and_leaves_nothing() {
-    if !kernel_ready("usdt attach") {
-        return;
-    }
+    require_kernel!("usdt attach");
     let l = Loaded::new("trace_usdt");
     let specs = l.map("__bpf_usdt_specs");
     let o1 = target("-O1").display().to_string();
