@@ -296,7 +296,7 @@ bytes_memlock, frozen, btf_id, pinned (with -f), pids."
     )]
     Show {
         #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-        handle: Vec<String>,
+        words: Vec<String>,
     },
     /// Print every element of MAP, typed by its BTF (streamed, batched).
     #[command(
@@ -306,7 +306,7 @@ one element per line, so `rbt -j map dump A | rbt map update B --from -` copies 
     )]
     Dump {
         #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-        handle: Vec<String>,
+        words: Vec<String>,
         /// bpftool's exact JSON shape (hex byte arrays, plus "formatted" with BTF).
         #[arg(long)]
         raw: bool,
@@ -325,7 +325,7 @@ them with BPF_MAP_UPDATE_BATCH; a bad line stops everything after it unless --ke
     )]
     Update {
         #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-        args: Vec<String>,
+        words: Vec<String>,
         /// Read elements as JSON lines from FILE (`-` for stdin).
         #[arg(long, value_name = "FILE")]
         from: Option<PathBuf>,
@@ -338,7 +338,7 @@ them with BPF_MAP_UPDATE_BATCH; a bad line stops everything after it unless --ke
     /// Print the element with key DATA; a missing key exits 1 (`null` in JSON).
     Lookup {
         #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-        args: Vec<String>,
+        words: Vec<String>,
         #[command(flatten)]
         types: MapTypeArgs,
     },
@@ -346,14 +346,14 @@ them with BPF_MAP_UPDATE_BATCH; a bad line stops everything after it unless --ke
     #[command(after_help = "JSON: {\"key\":<typed>|null,\"next_key\":<typed>|null}.")]
     Getnext {
         #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-        args: Vec<String>,
+        words: Vec<String>,
         #[command(flatten)]
         types: MapTypeArgs,
     },
     /// Delete the element with key DATA, or every element with --all.
     Delete {
         #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-        args: Vec<String>,
+        words: Vec<String>,
         /// Delete every element (batch delete where the kernel has it).
         #[arg(long)]
         all: bool,
@@ -363,7 +363,7 @@ them with BPF_MAP_UPDATE_BATCH; a bad line stops everything after it unless --ke
     /// Pin a map at FILE on a bpffs.
     Pin {
         #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-        args: Vec<String>,
+        words: Vec<String>,
     },
     /// Create a map and pin it at FILE.
     #[command(
@@ -374,47 +374,47 @@ inner_map, link, path_fd, vtype_btf_obj_fd, token_fd, segv_on_fault, no_user_con
     )]
     Create {
         #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-        args: Vec<String>,
+        words: Vec<String>,
     },
     /// Print the head of a queue or stack (or test a bloom filter) without removing it.
     Peek {
         #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-        args: Vec<String>,
+        words: Vec<String>,
         #[command(flatten)]
         types: MapTypeArgs,
     },
     /// Push VALUE onto a stack or queue (or add it to a bloom filter).
     Push {
         #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-        args: Vec<String>,
+        words: Vec<String>,
         #[command(flatten)]
         types: MapTypeArgs,
     },
     /// Add VALUE to the tail of a queue (same as push).
     Enqueue {
         #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-        args: Vec<String>,
+        words: Vec<String>,
         #[command(flatten)]
         types: MapTypeArgs,
     },
     /// Remove and print the top of a stack or the head of a queue.
     Pop {
         #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-        args: Vec<String>,
+        words: Vec<String>,
         #[command(flatten)]
         types: MapTypeArgs,
     },
     /// Remove and print the head of a queue (same as pop).
     Dequeue {
         #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-        args: Vec<String>,
+        words: Vec<String>,
         #[command(flatten)]
         types: MapTypeArgs,
     },
     /// Make a map read-only for user space (BPF programs may still write it).
     Freeze {
         #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-        handle: Vec<String>,
+        words: Vec<String>,
     },
     /// Print what a ring buffer or perf event array receives (same as `perf events`).
     #[command(name = "event_pipe", after_help = EVENTS_HELP)]
@@ -557,10 +557,8 @@ are attached; the clsact qdisc is removed when rbt created it and it is now empt
 
 #[derive(Args, Debug)]
 pub struct NetAttachArgs {
-    #[arg(value_name = "TYPE", hide = true)]
-    pub attach_type: String,
     #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-    pub rest: Vec<String>,
+    pub words: Vec<String>,
     /// Work on interfaces of another network namespace: NAME (/run/netns/NAME) or PATH.
     #[arg(long, value_name = "NAME|PATH")]
     pub netns: Option<String>,
@@ -583,10 +581,8 @@ pub struct NetAttachArgs {
 
 #[derive(Args, Debug)]
 pub struct NetDetachArgs {
-    #[arg(value_name = "TYPE", hide = true)]
-    pub attach_type: String,
     #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-    pub rest: Vec<String>,
+    pub words: Vec<String>,
     /// Work on interfaces of another network namespace: NAME (/run/netns/NAME) or PATH.
     #[arg(long, value_name = "NAME|PATH")]
     pub netns: Option<String>,

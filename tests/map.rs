@@ -830,7 +830,7 @@ fn every_verb_rejects_bad_input() {
         (
             vec!["pop".into(), dir.join("queue"), "extra".into()],
             2,
-            "only MAP",
+            "expected the end of the line, found `extra`",
         ),
         (
             vec!["update".into(), arr.clone(), "key".into(), "1".into()],
@@ -840,12 +840,12 @@ fn every_verb_rejects_bad_input() {
         (
             vec!["dump".into(), "tag".into(), "00".into()],
             2,
-            "unknown map handle",
+            "expected MAP (id N | pinned FILE | name NAME), found `tag`",
         ),
         (
             vec!["create".into(), dir.join("x"), "type".into(), "hash".into()],
             2,
-            "missing key, value, entries, name",
+            "expected `key KEY_SIZE`",
         ),
     ];
     for (args, want, msg) in cases {

@@ -85,29 +85,15 @@ const PERCPU_TYPES: &[&str] = &[
     "percpu_cgroup_storage",
 ];
 
-/// How an update treats an existing key: BPF_ANY, BPF_EXIST or BPF_NOEXIST.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum UpdateFlag {
-    #[default]
-    Any,
-    Exist,
-    NoExist,
-}
+/// How an update treats an existing key: BPF_ANY, BPF_EXIST or BPF_NOEXIST (the words
+/// any, exist, noexist are the grammar's; the enum is defined once, there).
+pub use crate::grammar::words::UpdateFlag;
 
-impl UpdateFlag {
-    /// The words of the command line, as bpftool spells them.
-    pub const WORDS: [(&'static str, UpdateFlag); 3] = [
-        ("any", UpdateFlag::Any),
-        ("exist", UpdateFlag::Exist),
-        ("noexist", UpdateFlag::NoExist),
-    ];
-
-    fn bits(self) -> u64 {
-        match self {
-            UpdateFlag::Any => libbpf_sys::BPF_ANY as u64,
-            UpdateFlag::Exist => libbpf_sys::BPF_EXIST as u64,
-            UpdateFlag::NoExist => libbpf_sys::BPF_NOEXIST as u64,
-        }
+fn update_bits(flag: UpdateFlag) -> u64 {
+    match flag {
+        UpdateFlag::Any => libbpf_sys::BPF_ANY as u64,
+        UpdateFlag::Exist => libbpf_sys::BPF_EXIST as u64,
+        UpdateFlag::NoExist => libbpf_sys::BPF_NOEXIST as u64,
     }
 }
 
@@ -286,7 +272,7 @@ impl MapFd {
                 self.fd.as_raw_fd(),
                 ptr_or_null(key),
                 value.as_ptr() as *const c_void,
-                flag.bits(),
+                update_bits(flag),
             )
         };
         if ret != 0 {

@@ -66,7 +66,6 @@ pub struct Matches {
     found: Vec<Occurrence>,
 }
 
-#[allow(dead_code)] // texts() and words() serve the net and map parsers (next commits)
 impl Matches {
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Occurrence> + 'a {
         self.found.iter().filter(move |o| o.slot.name == name)

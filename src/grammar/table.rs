@@ -155,10 +155,17 @@ const ONE_PROG: &[Slot] = &[Slot::pos("PROG", &[PROG]).optional()];
 const ONE_MAP: &[Slot] = &[Slot::pos("MAP", &[MAP])];
 const ANY_MAP: &[Slot] = &[Slot::pos("MAP", &[MAP]).optional()];
 const ANY_LINK: &[Slot] = &[Slot::pos("LINK", &[LINK]).optional()];
-const MAP_VALUE: &[Slot] = &[
+const PUSH_SLOTS: &[Slot] = &[
     Slot::pos("MAP", &[MAP]),
     Slot::kw(&["value"], &[Value::Bytes("VALUE")]).required(),
+    Slot::kw(nth(UpdateFlag::WORDS, 0), &[]).group(UPDATE_FLAGS),
+    Slot::kw(nth(UpdateFlag::WORDS, 1), &[]).group(UPDATE_FLAGS),
+    Slot::kw(nth(UpdateFlag::WORDS, 2), &[]).group(UPDATE_FLAGS),
 ];
+const FLAG_GROUP: &[Group] = &[Group {
+    name: UPDATE_FLAGS,
+    required: false,
+}];
 
 static TABLE: &[Syntax] = &[
     // ---- prog ----
@@ -224,7 +231,7 @@ static TABLE: &[Syntax] = &[
         object: "map",
         verb: "update",
         slots: ENTRY_SLOTS,
-        groups: &[Group { name: UPDATE_FLAGS, required: false }],
+        groups: FLAG_GROUP,
         examples: &[
             "rbt map update name cnt key 1 0 0 0 value 42 0 0 0 0 0 0 0",
             "rbt map update name flows key '{\"saddr\":16777226,\"proto\":\"PROTO_TCP\"}' value '{\"packets\":0}'",
@@ -257,8 +264,20 @@ static TABLE: &[Syntax] = &[
         "rbt map peek pinned /sys/fs/bpf/q",
         "rbt map peek name bloom value 1 0 0 0",
     ]),
-    verb("map", "push", MAP_VALUE, &["rbt map push pinned /sys/fs/bpf/stack value 1 0 0 0 0 0 0 0"]),
-    verb("map", "enqueue", MAP_VALUE, &["rbt map enqueue pinned /sys/fs/bpf/q value 7"]),
+    Syntax {
+        object: "map",
+        verb: "push",
+        slots: PUSH_SLOTS,
+        groups: FLAG_GROUP,
+        examples: &["rbt map push pinned /sys/fs/bpf/stack value 1 0 0 0 0 0 0 0"],
+    },
+    Syntax {
+        object: "map",
+        verb: "enqueue",
+        slots: PUSH_SLOTS,
+        groups: FLAG_GROUP,
+        examples: &["rbt map enqueue pinned /sys/fs/bpf/q value 7"],
+    },
     verb("map", "pop", ONE_MAP, &["rbt map pop pinned /sys/fs/bpf/stack"]),
     verb("map", "dequeue", ONE_MAP, &["rbt map dequeue pinned /sys/fs/bpf/q"]),
     verb("map", "freeze", ONE_MAP, &["rbt map freeze pinned /sys/fs/bpf/config"]),

@@ -43,7 +43,9 @@ word_enum! {
 
 word_enum! {
     /// `map update` flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST.
+    #[derive(Default)]
     pub enum UpdateFlag {
+        #[default]
         Any = "any",
         Exist = "exist",
         NoExist = "noexist",

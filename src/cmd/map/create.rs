@@ -11,7 +11,7 @@ use crate::handle;
 use crate::output::Output;
 
 pub fn freeze(words: &[String], out: &mut Output) -> Result<()> {
-    let h = words::map_handle(words)?;
+    let h = words::map_handle("freeze", words)?;
     let map = handle::resolve_one(Kind::Map, &h)?;
     kmap::freeze(map.fd.as_fd()).with_context(|| format!("map {h}"))?;
     out.done(None)?;

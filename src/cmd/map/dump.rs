@@ -38,7 +38,7 @@ struct DumpHead<'a> {
 }
 
 pub fn dump(words: &[String], raw: bool, types: &MapTypeArgs, out: &mut Output) -> Result<()> {
-    let h = words::map_handle(words)?;
+    let h = words::map_handle("dump", words)?;
     let found = handle::resolve_all(Kind::Map, &h)?;
     if found.len() == 1 {
         let ctx = found

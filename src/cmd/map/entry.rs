@@ -18,7 +18,7 @@ use crate::output::Output;
 pub fn lookup(words: &[String], types: &MapTypeArgs, out: &mut Output) -> Result<()> {
     let w = words::lookup(words)?;
     let ctx = open_map(&w.map, types)?;
-    let key = parse_data(w.key, ctx.key_size(), &ctx.key, "key")?;
+    let key = parse_data(&w.key, ctx.key_size(), &ctx.key, "key")?;
     let mut value = vec![0u8; ctx.value_len()];
     if !ctx.map.lookup(Some(&key), &mut value)? {
         return Err(not_found("key not found"));
@@ -37,10 +37,10 @@ pub fn lookup(words: &[String], types: &MapTypeArgs, out: &mut Output) -> Result
 pub fn update(words: &[String], types: &MapTypeArgs, out: &mut Output) -> Result<()> {
     let w = words::update(words)?;
     let ctx = open_map(&w.map, types)?;
-    let key = parse_data(w.key, ctx.key_size(), &ctx.key, "key")?;
+    let key = parse_data(&w.key, ctx.key_size(), &ctx.key, "key")?;
     // The fds of the objects a prog_array or map-in-map value names, open until the update.
     let mut held: Vec<OwnedFd> = Vec::new();
-    let value = encode_value_words(&ctx, w.value, &mut held)?;
+    let value = encode_value_words(&ctx, &w.value, &mut held)?;
     ctx.map.update(Some(&key), &value, w.flag)?;
     out.done(None)?;
     Ok(())
@@ -54,7 +54,7 @@ pub fn delete(words: &[String], all: bool, types: &MapTypeArgs, out: &mut Output
         out.done(Some(&format!("deleted {n} elements")))?;
         return Ok(());
     };
-    let key = parse_data(key_words, ctx.key_size(), &ctx.key, "key")?;
+    let key = parse_data(&key_words, ctx.key_size(), &ctx.key, "key")?;
     if !ctx
         .map
         .delete(&key)
@@ -146,7 +146,7 @@ pub fn getnext(words: &[String], types: &MapTypeArgs, out: &mut Output) -> Resul
     let w = words::getnext(words)?;
     let ctx = open_map(&w.map, types)?;
     let key = match w.key {
-        Some(kw) => Some(parse_data(kw, ctx.key_size(), &ctx.key, "key")?),
+        Some(kw) => Some(parse_data(&kw, ctx.key_size(), &ctx.key, "key")?),
         None => None,
     };
     let mut next = vec![0u8; ctx.key_size()];

@@ -25,31 +25,31 @@ use crate::handle::{self, Handle};
 use crate::output::Output;
 
 pub fn run(verb: Option<MapVerb>, g: &Globals, out: &mut Output) -> Result<()> {
-    match verb.unwrap_or(MapVerb::Show { handle: Vec::new() }) {
-        MapVerb::Show { handle } => show::show(&handle, g, out),
-        MapVerb::Dump { handle, raw, types } => dump::dump(&handle, raw, &types, out),
+    match verb.unwrap_or(MapVerb::Show { words: Vec::new() }) {
+        MapVerb::Show { words } => show::show(&words, g, out),
+        MapVerb::Dump { words, raw, types } => dump::dump(&words, raw, &types, out),
         MapVerb::Update {
-            args,
+            words,
             from,
             keep_going,
             types,
         } => match from {
-            Some(file) => update_from::update_from(&args, &file, keep_going, &types, out),
-            None => entry::update(&args, &types, out),
+            Some(file) => update_from::update_from(&words, &file, keep_going, &types, out),
+            None => entry::update(&words, &types, out),
         },
-        MapVerb::Lookup { args, types } => entry::lookup(&args, &types, out),
-        MapVerb::Getnext { args, types } => entry::getnext(&args, &types, out),
-        MapVerb::Delete { args, all, types } => entry::delete(&args, all, &types, out),
-        MapVerb::Pin { args } => object_verbs::pin(Kind::Map, &args, g, out),
-        MapVerb::Create { args } => create::create(&args, g, out),
-        MapVerb::Peek { args, types } => queue::peek(&args, &types, out),
-        MapVerb::Push { args, types } | MapVerb::Enqueue { args, types } => {
-            queue::push(&args, &types, out)
+        MapVerb::Lookup { words, types } => entry::lookup(&words, &types, out),
+        MapVerb::Getnext { words, types } => entry::getnext(&words, &types, out),
+        MapVerb::Delete { words, all, types } => entry::delete(&words, all, &types, out),
+        MapVerb::Pin { words } => object_verbs::pin(Kind::Map, &words, g, out),
+        MapVerb::Create { words } => create::create(&words, g, out),
+        MapVerb::Peek { words, types } => queue::peek(&words, &types, out),
+        MapVerb::Push { words, types } | MapVerb::Enqueue { words, types } => {
+            queue::push(&words, &types, out)
         }
-        MapVerb::Pop { args, types } | MapVerb::Dequeue { args, types } => {
-            queue::pop(&args, &types, out)
+        MapVerb::Pop { words, types } | MapVerb::Dequeue { words, types } => {
+            queue::pop(&words, &types, out)
         }
-        MapVerb::Freeze { handle } => create::freeze(&handle, out),
+        MapVerb::Freeze { words } => create::freeze(&words, out),
         MapVerb::EventPipe(args) => crate::cmd::perf::events(&args, g, out),
     }
 }

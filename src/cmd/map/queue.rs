@@ -45,13 +45,13 @@ pub fn peek(words: &[String], types: &MapTypeArgs, out: &mut Output) -> Result<(
                 "map peek on a bloom filter: expected MAP value VALUE",
             ));
         };
-        let mut value = parse_data(vw, vs, &ctx.value, "value")?;
+        let mut value = parse_data(&vw, vs, &ctx.value, "value")?;
         if !ctx.map.lookup(None, &mut value)? {
             return Err(not_found("value not in the bloom filter"));
         }
         return show_value(out, &ctx, &value);
     }
-    if w.key.is_some() || w.value.is_some() {
+    if w.value.is_some() {
         return Err(usage("map peek: expected only MAP"));
     }
     let mut value = vec![0u8; vs];
@@ -62,16 +62,16 @@ pub fn peek(words: &[String], types: &MapTypeArgs, out: &mut Output) -> Result<(
 }
 
 pub fn push(words: &[String], types: &MapTypeArgs, out: &mut Output) -> Result<()> {
-    let w = words::push(words)?;
+    let w = words::push("push", words)?;
     let ctx = keyless_ctx(&w.map, types, "push")?;
-    let value = parse_data(w.value, ctx.value_size(), &ctx.value, "value")?;
+    let value = parse_data(&w.value, ctx.value_size(), &ctx.value, "value")?;
     ctx.map.update(None, &value, w.flag)?;
     out.done(None)?;
     Ok(())
 }
 
 pub fn pop(words: &[String], types: &MapTypeArgs, out: &mut Output) -> Result<()> {
-    let h = words::pop(words)?;
+    let h = words::map_handle("pop", words)?;
     let ctx = keyless_ctx(&h, types, "pop")?;
     let mut value = vec![0u8; ctx.value_size()];
     if !ctx.map.lookup_and_delete(None, &mut value)? {

@@ -7,112 +7,72 @@ use anyhow::Result;
 use crate::bpf::map::{self as kmap, UpdateFlag};
 use crate::bpf::Kind;
 use crate::error::usage;
+use crate::grammar::words::Word;
+use crate::grammar::{self, Matches};
 use crate::handle::{self, Handle};
 
-/// A MAP handle that is all of `words` (dump, freeze).
-pub(super) fn map_handle(words: &[String]) -> Result<Handle> {
-    handle::parse_all(Kind::Map, words)
+/// The words of `map VERB`, parsed with its table entry.
+fn parse(verb: &str, words: &[String]) -> Result<Matches> {
+    grammar::parse("map", verb, words)
 }
 
-/// A MAP handle and the words after it.
-fn map_then(words: &[String]) -> Result<(Handle, &[String])> {
-    let (h, used) = handle::parse(Kind::Map, words)?;
-    Ok((h, &words[used..]))
+/// The MAP a parse holds (the grammar requires it, so this fails only on a bad table).
+fn map_of(m: &Matches) -> Result<Handle> {
+    m.handle("MAP")?.ok_or_else(|| usage("expected MAP"))
 }
 
-/// A MAP handle and nothing after it; `shape` is the usage message otherwise.
+/// The words of a byte-list slot (`key 1 0 0 0`).
+fn bytes(m: &Matches, name: &str) -> Option<Vec<String>> {
+    m.words(name).map(<[String]>::to_vec)
+}
+
+/// The update flag given (any|exist|noexist), BPF_ANY when none is.
+fn update_flag(m: &Matches) -> UpdateFlag {
+    m.which("UPDATE_FLAGS")
+        .and_then(|o| UpdateFlag::from_word(o.slot.name))
+        .unwrap_or_default()
+}
+
+/// A verb whose words are MAP alone (show, dump, pop, dequeue, freeze, event_pipe).
+pub(super) fn map_handle(verb: &str, words: &[String]) -> Result<Handle> {
+    map_of(&parse(verb, words)?)
+}
+
+/// MAP alone, for a verb whose key and value words a dash option replaces
+/// (`update --from`, `delete --all`).
 fn map_only(words: &[String], shape: &str) -> Result<Handle> {
-    let (h, rest) = map_then(words)?;
-    if !rest.is_empty() {
-        return Err(usage(shape.to_owned()));
-    }
-    Ok(h)
-}
-
-/// `key DATA.. value VALUE.. [any|exist|noexist]`, split into its parts.
-#[derive(Debug)]
-pub(super) struct ElemArgs<'a> {
-    pub key: Option<&'a [String]>,
-    pub value: Option<&'a [String]>,
-    pub flag: Option<UpdateFlag>,
-}
-
-fn update_flag(word: &str) -> Option<UpdateFlag> {
-    UpdateFlag::WORDS
-        .iter()
-        .find(|(w, _)| *w == word)
-        .map(|(_, f)| *f)
-}
-
-pub(super) fn split_elem_args<'a>(words: &'a [String], verb: &str) -> Result<ElemArgs<'a>> {
-    let mut rest = words;
-    let mut flag = None;
-    if let Some(last) = rest.last() {
-        if let Some(f) = update_flag(last).filter(|_| rest.len() > 2) {
-            flag = Some(f);
-            rest = &rest[..rest.len() - 1];
-        }
-    }
-    let mut key = None;
-    let mut value = None;
-    match rest.first().map(String::as_str) {
-        None => {}
-        Some("key") => {
-            let body = &rest[1..];
-            match body.iter().position(|w| w == "value") {
-                Some(p) => {
-                    key = Some(&body[..p]);
-                    value = Some(&body[p + 1..]);
-                }
-                None => key = Some(body),
-            }
-        }
-        Some("value") => value = Some(&rest[1..]),
-        Some(other) => {
-            return Err(usage(format!(
-                "map {verb}: expected `key` or `value`, got `{other}`"
-            )))
-        }
-    }
-    Ok(ElemArgs { key, value, flag })
+    handle::parse_all(Kind::Map, words).map_err(|e| usage(format!("{shape}: {e}")))
 }
 
 /// `map lookup MAP key DATA`.
-pub(super) struct LookupWords<'a> {
+pub(super) struct LookupWords {
     pub map: Handle,
-    pub key: &'a [String],
+    pub key: Vec<String>,
 }
 
-pub(super) fn lookup(words: &[String]) -> Result<LookupWords<'_>> {
-    let (map, rest) = map_then(words)?;
-    let a = split_elem_args(rest, "lookup")?;
-    let (Some(key), None, None) = (a.key, a.value, a.flag) else {
-        return Err(usage("map lookup: expected MAP key DATA"));
-    };
-    Ok(LookupWords { map, key })
+pub(super) fn lookup(words: &[String]) -> Result<LookupWords> {
+    let m = parse("lookup", words)?;
+    Ok(LookupWords {
+        map: map_of(&m)?,
+        key: bytes(&m, "key").unwrap_or_default(),
+    })
 }
 
 /// `map update MAP key DATA value VALUE [any|exist|noexist]`.
-pub(super) struct UpdateWords<'a> {
+pub(super) struct UpdateWords {
     pub map: Handle,
-    pub key: &'a [String],
-    pub value: &'a [String],
+    pub key: Vec<String>,
+    pub value: Vec<String>,
     pub flag: UpdateFlag,
 }
 
-pub(super) fn update(words: &[String]) -> Result<UpdateWords<'_>> {
-    let (map, rest) = map_then(words)?;
-    let a = split_elem_args(rest, "update")?;
-    let (Some(key), Some(value)) = (a.key, a.value) else {
-        return Err(usage(
-            "map update: expected MAP key DATA value VALUE [any|exist|noexist] (or MAP --from FILE)",
-        ));
-    };
+pub(super) fn update(words: &[String]) -> Result<UpdateWords> {
+    let m = parse("update", words)?;
     Ok(UpdateWords {
-        map,
-        key,
-        value,
-        flag: a.flag.unwrap_or_default(),
+        map: map_of(&m)?,
+        key: bytes(&m, "key").unwrap_or_default(),
+        value: bytes(&m, "value").unwrap_or_default(),
+        flag: update_flag(&m),
     })
 }
 
@@ -122,83 +82,66 @@ pub(super) fn update_from(words: &[String]) -> Result<Handle> {
 }
 
 /// `map delete MAP key DATA`, or `map delete MAP --all` (no key).
-pub(super) struct DeleteWords<'a> {
+pub(super) struct DeleteWords {
     pub map: Handle,
-    pub key: Option<&'a [String]>,
+    pub key: Option<Vec<String>>,
 }
 
-pub(super) fn delete(words: &[String], all: bool) -> Result<DeleteWords<'_>> {
+pub(super) fn delete(words: &[String], all: bool) -> Result<DeleteWords> {
     if all {
         let map = map_only(words, "map delete --all: expected only MAP")?;
         return Ok(DeleteWords { map, key: None });
     }
-    let (map, rest) = map_then(words)?;
-    let a = split_elem_args(rest, "delete")?;
-    let (Some(key), None, None) = (a.key, a.value, a.flag) else {
-        return Err(usage("map delete: expected MAP key DATA (or MAP --all)"));
-    };
+    let m = parse("delete", words)?;
     Ok(DeleteWords {
-        map,
-        key: Some(key),
+        map: map_of(&m)?,
+        key: bytes(&m, "key"),
     })
 }
 
 /// `map getnext MAP [key DATA]`.
-pub(super) struct GetnextWords<'a> {
+pub(super) struct GetnextWords {
     pub map: Handle,
-    pub key: Option<&'a [String]>,
+    pub key: Option<Vec<String>>,
 }
 
-pub(super) fn getnext(words: &[String]) -> Result<GetnextWords<'_>> {
-    let (map, rest) = map_then(words)?;
-    let a = split_elem_args(rest, "getnext")?;
-    if a.value.is_some() || a.flag.is_some() {
-        return Err(usage("map getnext: expected MAP [key DATA]"));
-    }
-    Ok(GetnextWords { map, key: a.key })
-}
-
-/// `map peek MAP`, or `map peek MAP value VALUE` on a bloom filter: which of the two the
-/// map's type decides, so both parts are kept.
-pub(super) struct PeekWords<'a> {
-    pub map: Handle,
-    pub key: Option<&'a [String]>,
-    pub value: Option<&'a [String]>,
-}
-
-pub(super) fn peek(words: &[String]) -> Result<PeekWords<'_>> {
-    let (map, rest) = map_then(words)?;
-    let a = split_elem_args(rest, "peek")?;
-    Ok(PeekWords {
-        map,
-        key: a.key,
-        value: a.value,
+pub(super) fn getnext(words: &[String]) -> Result<GetnextWords> {
+    let m = parse("getnext", words)?;
+    Ok(GetnextWords {
+        map: map_of(&m)?,
+        key: bytes(&m, "key"),
     })
 }
 
-/// `map push MAP value VALUE [any|exist|noexist]`.
-pub(super) struct PushWords<'a> {
+/// `map peek MAP`, or `map peek MAP value VALUE` on a bloom filter (the map's type says
+/// which).
+pub(super) struct PeekWords {
     pub map: Handle,
-    pub value: &'a [String],
+    pub value: Option<Vec<String>>,
+}
+
+pub(super) fn peek(words: &[String]) -> Result<PeekWords> {
+    let m = parse("peek", words)?;
+    Ok(PeekWords {
+        map: map_of(&m)?,
+        value: bytes(&m, "value"),
+    })
+}
+
+/// `map push MAP value VALUE [any|exist|noexist]` (and enqueue).
+pub(super) struct PushWords {
+    pub map: Handle,
+    pub value: Vec<String>,
     pub flag: UpdateFlag,
 }
 
-pub(super) fn push(words: &[String]) -> Result<PushWords<'_>> {
-    let (map, rest) = map_then(words)?;
-    let a = split_elem_args(rest, "push")?;
-    let (None, Some(value)) = (a.key, a.value) else {
-        return Err(usage("map push: expected MAP value VALUE [exist]"));
-    };
+pub(super) fn push(verb: &str, words: &[String]) -> Result<PushWords> {
+    let m = parse(verb, words)?;
     Ok(PushWords {
-        map,
-        value,
-        flag: a.flag.unwrap_or_default(),
+        map: map_of(&m)?,
+        value: bytes(&m, "value").unwrap_or_default(),
+        flag: update_flag(&m),
     })
-}
-
-/// `map pop MAP`: only MAP.
-pub(super) fn pop(words: &[String]) -> Result<Handle> {
-    map_only(words, "map pop: expected only MAP")
 }
 
 /// `map create FILE type TYPE key N value N entries N name NAME [flags F] [inner_map MAP]`.
@@ -209,104 +152,37 @@ pub(super) struct CreateWords {
     pub inner: Option<Handle>,
 }
 
-pub(super) fn create(args: &[String]) -> Result<CreateWords> {
-    let Some(file) = args.first() else {
-        return Err(usage(
-            "map create: expected FILE type TYPE key N value N entries N name NAME",
-        ));
-    };
-    let file = PathBuf::from(file);
-    let mut spec = kmap::CreateSpec::default();
-    let (mut has_type, mut has_key, mut has_value, mut has_entries, mut has_name) =
-        (false, false, false, false, false);
-    let mut inner: Option<handle::Handle> = None;
-    let mut i = 1;
-    let num = |i: usize, what: &str| -> Result<u64> {
-        let v = args
-            .get(i)
-            .ok_or_else(|| usage(format!("`{what}` needs a value")))?;
-        let n = match v.strip_prefix("0x") {
-            Some(h) => u64::from_str_radix(h, 16).ok(),
-            None => v.parse().ok(),
-        };
-        n.ok_or_else(|| usage(format!("`{what} {v}`: expected a number")))
-    };
-    let small = |v: u64, what: &str| -> Result<u32> {
-        u32::try_from(v).map_err(|_| usage(format!("`{what} {v}` is too large")))
-    };
-    while i < args.len() {
-        let word = args[i].as_str();
-        match word {
-            "type" => {
-                let t = args
-                    .get(i + 1)
-                    .ok_or_else(|| usage("`type` needs a value"))?;
-                let names = kmap::type_names();
-                spec.map_type = names.iter().position(|n| n == t).ok_or_else(|| {
-                    usage(format!(
-                        "unknown map type `{t}`; known types: {}",
-                        names[1..].join(", ")
-                    ))
-                })? as u32;
-                has_type = true;
-                i += 2;
-            }
-            "key" | "value" | "entries" => {
-                let n = small(num(i + 1, word)?, word)?;
-                let (size, has) = match word {
-                    "key" => (&mut spec.key_size, &mut has_key),
-                    "value" => (&mut spec.value_size, &mut has_value),
-                    _ => (&mut spec.max_entries, &mut has_entries),
-                };
-                *size = n;
-                *has = true;
-                i += 2;
-            }
-            "name" => {
-                let n = args
-                    .get(i + 1)
-                    .ok_or_else(|| usage("`name` needs a value"))?;
-                if n.len() > 15 {
-                    return Err(usage(format!("map name `{n}` is longer than 15 characters")));
-                }
-                spec.name = n.clone();
-                has_name = true;
-                i += 2;
-            }
-            "flags" => {
-                let f = args
-                    .get(i + 1)
-                    .ok_or_else(|| usage("`flags` needs a value"))?;
-                spec.flags = parse_flags(f)?;
-                i += 2;
-            }
-            "inner_map" => {
-                let (h, used) = handle::parse(Kind::Map, &args[i + 1..])?;
-                inner = Some(h);
-                i += 1 + used;
-            }
-            other => {
-                return Err(usage(format!(
-                    "map create: unknown keyword `{other}`; expected type, key, value, entries, name, flags, inner_map"
-                )))
-            }
-        }
+pub(super) fn create(words: &[String]) -> Result<CreateWords> {
+    let m = parse("create", words)?;
+    let t = m.text("type").unwrap_or_default();
+    let names = kmap::type_names();
+    let map_type = names.iter().position(|n| *n == t).ok_or_else(|| {
+        usage(format!(
+            "unknown map type `{t}`; known types: {}",
+            names[1..].join(", ")
+        ))
+    })? as u32;
+    let name = m.text("name").unwrap_or_default().to_owned();
+    if name.len() > 15 {
+        return Err(usage(format!(
+            "map name `{name}` is longer than 15 characters"
+        )));
     }
-    let missing: Vec<&str> = [
-        (has_type, "type"),
-        (has_key, "key"),
-        (has_value, "value"),
-        (has_entries, "entries"),
-        (has_name, "name"),
-    ]
-    .into_iter()
-    .filter(|(has, _)| !has)
-    .map(|(_, n)| n)
-    .collect();
-    if !missing.is_empty() {
-        return Err(usage(format!("map create: missing {}", missing.join(", "))));
-    }
-    Ok(CreateWords { file, spec, inner })
+    let size = |what: &str| -> Result<u32> { Ok(m.number::<u32>(what)?.unwrap_or_default()) };
+    let spec = kmap::CreateSpec {
+        map_type,
+        key_size: size("key")?,
+        value_size: size("value")?,
+        max_entries: size("entries")?,
+        name,
+        flags: m.text("flags").map(parse_flags).transpose()?.unwrap_or(0),
+        ..Default::default()
+    };
+    Ok(CreateWords {
+        file: m.path("FILE").unwrap_or_default(),
+        spec,
+        inner: m.handle("inner_map")?,
+    })
 }
 
 /// `no_prealloc,rdonly_prog`, `no_prealloc|0x80`, `BPF_F_NO_PREALLOC` or a number.
@@ -323,11 +199,7 @@ fn parse_flags(text: &str) -> Result<u32> {
             flags |= bit;
             continue;
         }
-        let num = match part.strip_prefix("0x") {
-            Some(h) => u32::from_str_radix(h, 16).ok(),
-            None => part.parse().ok(),
-        };
-        match num {
+        match grammar::number::as_type::<u32>(part) {
             Some(n) => flags |= n,
             None => {
                 let names: Vec<&str> = kmap::MAP_FLAGS.iter().map(|(n, _)| *n).collect();
@@ -348,16 +220,6 @@ mod tests {
     use crate::cmd::map::words_of as words;
 
     #[test]
-    fn elem_args_split() {
-        let w = words("key 1 0 0 0 value 2 0 0 0 noexist");
-        let a = split_elem_args(&w, "update").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(a.key.map(|k| k.len()), Some(4));
-        assert_eq!(a.value.map(|k| k.len()), Some(4));
-        assert_eq!(a.flag, Some(UpdateFlag::NoExist));
-        assert!(split_elem_args(&words("bogus 1"), "update").is_err());
-    }
-
-    #[test]
     fn flags_parse_by_name_and_number() {
         assert_eq!(parse_flags("no_prealloc").ok(), Some(1));
         assert_eq!(parse_flags("no_prealloc,rdonly_prog").ok(), Some(129));
@@ -372,15 +234,17 @@ mod tests {
         let u = update(&w).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((u.key.len(), u.value.len()), (4, 4));
         assert_eq!(u.flag, UpdateFlag::Exist);
+        let u = update(&words("id 1 key 1 value -1")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((u.value, u.flag), (vec!["-1".to_string()], UpdateFlag::Any));
         assert!(lookup(&words("/sys/fs/bpf/m")).is_err());
-        assert!(lookup(&words("/sys/fs/bpf/m key 1 any")).is_err());
-        assert!(pop(&words("/sys/fs/bpf/q extra")).is_err());
+        assert!(lookup(&words("/sys/fs/bpf/m key")).is_err());
+        assert!(map_handle("pop", &words("/sys/fs/bpf/q extra")).is_err());
         assert!(delete(&words("id 3 key 1"), true).is_err());
         assert_eq!(
             delete(&words("id 3"), true).ok().map(|d| d.map),
             Some(Handle::Id(3))
         );
-        assert!(push(&words("id 3 key 1 value 2")).is_err());
+        assert!(push("push", &words("id 3 key 1 value 2")).is_err());
         assert_eq!(
             getnext(&words("id 3")).ok().map(|g| g.key.is_none()),
             Some(true)
@@ -398,10 +262,8 @@ mod tests {
         assert_eq!((c.spec.max_entries, c.spec.flags), (16, 1));
         assert!(c.inner.is_none());
         let e = create(&words("/sys/fs/bpf/x type hash")).unwrap_err();
-        assert!(
-            format!("{e}").contains("missing key, value, entries, name"),
-            "{e}"
-        );
+        assert!(format!("{e}").contains("expected `key KEY_SIZE`"), "{e}");
         assert!(create(&words("/sys/fs/bpf/x bogus 1")).is_err());
+        assert!(create(&words("/x type hash key 4 value 8 entries -1 name m")).is_err());
     }
 }

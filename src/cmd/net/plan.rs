@@ -218,7 +218,7 @@ impl AttachCtx<'_> {
         Change {
             devname: dev.to_string(),
             ifindex,
-            attach_type: self.req.t.word(),
+            attach_type: self.req.t.word().to_owned(),
             prog_id: self.prog.id,
             action: "attach".into(),
             replaces: None,
@@ -228,7 +228,7 @@ impl AttachCtx<'_> {
 
     fn link_pin(&self, dev: &str) -> PathBuf {
         self.req.link_pin.clone().unwrap_or_else(|| {
-            link_pin::net_default(self.req.netns.as_deref(), dev, &self.req.t.word())
+            link_pin::net_default(self.req.netns.as_deref(), dev, self.req.t.word())
         })
     }
 
@@ -461,7 +461,7 @@ impl DetachPlan {
         Change {
             devname: self.dev.clone(),
             ifindex: self.ifindex,
-            attach_type: self.t.word(),
+            attach_type: self.t.word().to_owned(),
             prog_id: self.prog_id(),
             action: "detach".into(),
             replaces: None,
@@ -493,7 +493,7 @@ pub fn plan_detach(
             let state = kn::xdp_query(ifindex)?;
             let (prog, mode) = xdp_current(state, mode);
             if prog == 0 {
-                return Err(nothing_attached(t.word(), dev));
+                return Err(nothing_attached(t.word().to_owned(), dev));
             }
             if let Some(want) = wanted.filter(|&w| w != prog) {
                 anyhow::bail!(
@@ -547,7 +547,7 @@ pub fn plan_detach(
                 .filter(|e| wanted.is_none_or(|p| p == e.prog_id))
                 .collect();
             match fits.as_slice() {
-                [] => return Err(nothing_attached(t.word(), dev)),
+                [] => return Err(nothing_attached(t.word().to_owned(), dev)),
                 [one] => DetachWhat::Tcx {
                     dir,
                     prog: one.prog_id,

@@ -249,7 +249,7 @@ pub fn show(words: &[String], netns: Option<&str>, out: &mut Output) -> Result<(
             Some(n) => Some(NetnsGuard::enter(n)?),
             None => None,
         };
-        collect(dev)?
+        collect(dev.as_deref())?
     };
     if out.is_json() {
         out.json(&[doc])?;

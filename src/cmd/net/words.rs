@@ -11,6 +11,8 @@ use crate::bpf::net::{self as kn, Direction};
 use crate::bpf::Kind;
 use crate::cli::{NetAttachArgs, NetDetachArgs};
 use crate::error::usage;
+use crate::grammar::words::{NetAttachType, Word};
+use crate::grammar::{self, Matches};
 use crate::handle::{self, Handle};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,37 +51,27 @@ pub enum AttachType {
     Tcx(Direction),
 }
 
-const TYPES: &str =
-    "xdp, xdpgeneric, xdpdrv, xdpoffload, tc_ingress, tc_egress, tcx_ingress, tcx_egress";
-
 impl AttachType {
-    pub fn parse(word: &str) -> Result<AttachType> {
-        Ok(match word {
-            "xdp" => AttachType::Xdp(XdpMode::Auto),
-            "xdpgeneric" => AttachType::Xdp(XdpMode::Generic),
-            "xdpdrv" => AttachType::Xdp(XdpMode::Driver),
-            "xdpoffload" => AttachType::Xdp(XdpMode::Offload),
-            "tc_ingress" => AttachType::Tc(Direction::Ingress),
-            "tc_egress" => AttachType::Tc(Direction::Egress),
-            "tcx_ingress" => AttachType::Tcx(Direction::Ingress),
-            "tcx_egress" => AttachType::Tcx(Direction::Egress),
-            other => {
-                return Err(usage(format!(
-                    "unknown attach type `{other}`: expected one of {TYPES}"
-                )))
-            }
-        })
+    /// The attach type a grammar word names.
+    pub fn of(word: NetAttachType) -> AttachType {
+        match word {
+            NetAttachType::Xdp => AttachType::Xdp(XdpMode::Auto),
+            NetAttachType::XdpGeneric => AttachType::Xdp(XdpMode::Generic),
+            NetAttachType::XdpDrv => AttachType::Xdp(XdpMode::Driver),
+            NetAttachType::XdpOffload => AttachType::Xdp(XdpMode::Offload),
+            NetAttachType::TcIngress => AttachType::Tc(Direction::Ingress),
+            NetAttachType::TcEgress => AttachType::Tc(Direction::Egress),
+            NetAttachType::TcxIngress => AttachType::Tcx(Direction::Ingress),
+            NetAttachType::TcxEgress => AttachType::Tcx(Direction::Egress),
+        }
     }
 
-    pub fn word(self) -> String {
-        match self {
-            AttachType::Xdp(XdpMode::Auto) => "xdp".into(),
-            AttachType::Xdp(XdpMode::Generic) => "xdpgeneric".into(),
-            AttachType::Xdp(XdpMode::Driver) => "xdpdrv".into(),
-            AttachType::Xdp(XdpMode::Offload) => "xdpoffload".into(),
-            AttachType::Tc(d) => format!("tc_{}", d.word()),
-            AttachType::Tcx(d) => format!("tcx_{}", d.word()),
-        }
+    /// The word that names it on the command line (`tc_ingress`).
+    pub fn word(self) -> &'static str {
+        NetAttachType::ALL
+            .iter()
+            .find(|w| AttachType::of(**w) == self)
+            .map_or("", |w| w.word())
     }
 
     /// The program types that fit this attach type.
@@ -131,8 +123,9 @@ pub struct DetachRequest {
 }
 
 pub fn attach(args: &NetAttachArgs) -> Result<AttachRequest> {
-    let t = AttachType::parse(&args.attach_type)?;
-    let w = parse_words(&args.rest)?;
+    let m = grammar::parse("net", "attach", &args.words)?;
+    let t = attach_type(&m)?;
+    let w = parse_words(&m)?;
     check_words_fit(t, &w, args.link)?;
     if (args.before.is_some() || args.after.is_some()) && !matches!(t, AttachType::Tcx(_)) {
         return Err(usage("--before/--after are for tcx_ingress/tcx_egress"));
@@ -157,11 +150,9 @@ pub fn attach(args: &NetAttachArgs) -> Result<AttachRequest> {
 }
 
 pub fn detach(args: &NetDetachArgs) -> Result<DetachRequest> {
-    let t = AttachType::parse(&args.attach_type)?;
-    let w = parse_words(&args.rest)?;
-    if w.overwrite || w.prepend {
-        return Err(usage("overwrite and prepend are for attach"));
-    }
+    let m = grammar::parse("net", "detach", &args.words)?;
+    let t = attach_type(&m)?;
+    let w = parse_words(&m)?;
     if (w.prio.is_some() || w.handle.is_some()) && !matches!(t, AttachType::Tc(_)) {
         return Err(usage("prio and handle are for tc_ingress/tc_egress"));
     }
@@ -174,92 +165,39 @@ pub fn detach(args: &NetDetachArgs) -> Result<DetachRequest> {
 }
 
 /// `net show [dev IF]`: the interface, if one is named.
-pub fn show(words: &[String]) -> Result<Option<&str>> {
-    match words {
-        [] => Ok(None),
-        [d, name] if d == "dev" => Ok(Some(name.as_str())),
-        _ => Err(usage("net show: expected nothing or `dev IF`")),
-    }
+pub fn show(words: &[String]) -> Result<Option<String>> {
+    Ok(grammar::parse("net", "show", words)?
+        .text("dev")
+        .map(str::to_owned))
 }
 
-fn parse_number(word: &str, what: &str) -> Result<u32> {
-    let parsed = match word.strip_prefix("0x") {
-        Some(hex) => u32::from_str_radix(hex, 16),
-        None => word.parse(),
-    };
-    parsed.map_err(|_| usage(format!("{what} `{word}`: expected a number")))
+fn attach_type(m: &Matches) -> Result<AttachType> {
+    m.choice::<NetAttachType>("ATTACH_TYPE")?
+        .map(AttachType::of)
+        .ok_or_else(|| usage("expected ATTACH_TYPE"))
 }
 
-fn parse_words(words: &[String]) -> Result<Words> {
-    let mut w = Words::default();
-    let mut i = 0;
-    if let Some(first) = words.first() {
-        if first != "dev" {
-            let (h, used) = handle::parse(Kind::Prog, words)?;
-            w.prog = Some(h);
-            i = used;
-        }
-    }
-    let value = |i: usize, what: &str| {
-        words
-            .get(i)
-            .ok_or_else(|| usage(format!("`{what}` needs a value")))
+/// The words after ATTACH_TYPE, checked beyond what the grammar says.
+fn parse_words(m: &Matches) -> Result<Words> {
+    let w = Words {
+        prog: m.handle("PROG")?,
+        devs: m.texts("dev"),
+        overwrite: m.has("overwrite"),
+        prepend: m.has("prepend"),
+        prio: m.number::<u32>("prio")?,
+        handle: m.number::<u32>("handle")?,
     };
-    while i < words.len() {
-        match words[i].as_str() {
-            "dev" => {
-                w.devs.push(value(i + 1, "dev")?.clone());
-                i += 2;
-            }
-            "overwrite" => {
-                w.overwrite = true;
-                i += 1;
-            }
-            "prepend" => {
-                w.prepend = true;
-                i += 1;
-            }
-            "prio" => {
-                let p = parse_number(value(i + 1, "prio")?, "prio")?;
-                if p == 0 || p > 0xffff {
-                    return Err(usage(format!("prio {p}: expected 1..65535")));
-                }
-                w.prio = Some(p);
-                i += 2;
-            }
-            "handle" => {
-                let h = parse_number(value(i + 1, "handle")?, "handle")?;
-                if h == 0 {
-                    return Err(usage("handle 0: expected a non-zero handle"));
-                }
-                w.handle = Some(h);
-                i += 2;
-            }
-            other if w.prog.is_none() && is_handle_start(other) => {
-                let (h, used) = handle::parse(Kind::Prog, &words[i..])?;
-                w.prog = Some(h);
-                i += used;
-            }
-            other => {
-                return Err(usage(format!(
-                    "unexpected `{other}`: expected dev IF, overwrite, prepend, prio P or handle H"
-                )))
-            }
-        }
+    if let Some(p) = w.prio.filter(|p| *p == 0 || *p > 0xffff) {
+        return Err(usage(format!("prio {p}: expected 1..65535")));
     }
-    if w.devs.is_empty() {
-        return Err(usage("expected `dev IF` (the interface)"));
+    if w.handle == Some(0) {
+        return Err(usage("handle 0: expected a non-zero handle"));
     }
     let mut seen = HashSet::new();
     if let Some(dup) = w.devs.iter().find(|d| !seen.insert(d.as_str())) {
         return Err(usage(format!("interface `{dup}` is named twice")));
     }
     Ok(w)
-}
-
-/// Whether `word` starts a PROG handle (`net detach TYPE dev IF PROG`).
-fn is_handle_start(word: &str) -> bool {
-    matches!(word, "id" | "pinned" | "name" | "tag") || word.starts_with('/')
 }
 
 /// A PROG given in one word (`--before id=7`, `--after /sys/fs/bpf/p`).
@@ -304,27 +242,31 @@ fn check_words_fit(t: AttachType, w: &Words, link: bool) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn words(line: &str) -> Result<Words> {
+        let words: Vec<String> = format!("xdp {line}")
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        parse_words(&grammar::parse("net", "attach", &words)?)
     }
 
     #[test]
     fn attach_words_parse() {
-        let w = parse_words(&words("id 7 dev a dev b overwrite")).unwrap_or_default();
+        let w = words("id 7 dev a dev b overwrite").unwrap_or_default();
         assert_eq!(w.prog, Some(Handle::Id(7)));
         assert_eq!(w.devs, ["a", "b"]);
         assert!(w.overwrite);
-        let w = parse_words(&words("dev a prio 3 handle 0x10")).unwrap_or_default();
+        let w = words("dev a prio 3 handle 0x10").unwrap_or_default();
         assert_eq!(w.prog, None);
         assert_eq!((w.prio, w.handle), (Some(3), Some(16)));
-        let w = parse_words(&words("/sys/fs/bpf/p dev a")).unwrap_or_default();
+        let w = words("/sys/fs/bpf/p dev a").unwrap_or_default();
         assert_eq!(w.prog, Some(Handle::Pinned("/sys/fs/bpf/p".into())));
-        let w = parse_words(&words("dev a id 9")).unwrap_or_default();
+        let w = words("dev a id 9").unwrap_or_default();
         assert_eq!(
             (w.prog, w.devs),
             (Some(Handle::Id(9)), vec!["a".to_string()])
         );
-        assert!(parse_words(&words("id 1 dev a id 2")).is_err());
+        assert!(words("id 1 dev a id 2").is_err());
     }
 
     #[test]
@@ -336,11 +278,12 @@ mod tests {
             "dev a dev a",
             "dev a prio x",
             "dev a prio 0",
+            "dev a prio 65536",
+            "dev a handle -1",
         ] {
-            let err = parse_words(&words(bad)).unwrap_err();
+            let err = words(bad).unwrap_err();
             assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
         }
-        assert!(AttachType::parse("xdpx").is_err());
     }
 
     #[test]
@@ -355,11 +298,8 @@ mod tests {
 
     #[test]
     fn type_words_round_trip() {
-        for w in TYPES.split(", ") {
-            assert_eq!(
-                AttachType::parse(w).map(|t| t.word()).ok().as_deref(),
-                Some(w)
-            );
+        for w in NetAttachType::ALL {
+            assert_eq!(AttachType::of(*w).word(), w.word());
         }
     }
 }
