@@ -220,6 +220,27 @@ pub fn parse() -> Result<Cli, clap::Error> {
     <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
 }
 
+/// Whether -j/--json and -p/--pretty are on a command line clap refused (for reporting the
+/// error in JSON): (json, pretty).
+pub fn json_flags(args: impl Iterator<Item = String>) -> (bool, bool) {
+    let (mut json, mut pretty) = (false, false);
+    for arg in args.skip(1).take_while(|a| a != "--") {
+        match arg.as_str() {
+            "--json" => json = true,
+            "--pretty" => pretty = true,
+            a if a.starts_with('-')
+                && !a.starts_with("--")
+                && a[1..].bytes().all(|b| b.is_ascii_alphabetic()) =>
+            {
+                json |= a.contains('j');
+                pretty |= a.contains('p');
+            }
+            _ => {}
+        }
+    }
+    (json || pretty, pretty)
+}
+
 /// Global flags that take a value in the next argument.
 const FLAGS_WITH_VALUE: &[&str] = &["--color"];
 

@@ -542,3 +542,52 @@ fn installed_scripts_are_found_by_each_shell(prefix: &Path) {
     let found = quiet_success(out, "fish loading the installed script");
     assert!(found.starts_with("prog\t"), "{found}");
 }
+
+#[test]
+fn usage_errors_are_one_line_exit_2_and_json_with_j() {
+    for (args, needle) in [
+        (
+            vec!["prog", "show", "id", "1", "id", "2"],
+            "expected the end of the line, found `id`",
+        ),
+        (
+            vec!["net", "attach", "xdp", "id", "7", "xyz"],
+            "found `xyz`",
+        ),
+        (vec!["net", "attach", "xdp", "id", "7"], "expected `dev IF`"),
+        (
+            vec![
+                "map", "update", "id", "1", "key", "1", "value", "2", "any", "exist",
+            ],
+            "one UPDATE_FLAGS only",
+        ),
+        (
+            vec!["prog", "show", "--bogus"],
+            "unexpected argument '--bogus'",
+        ),
+        (
+            vec!["prog", "zzz"],
+            "unrecognized subcommand 'zzz'; see `rbt prog --help`",
+        ),
+    ] {
+        let (code, stdout, stderr) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{args:?}: {stdout}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{args:?}: one Error: line: {stderr}");
+        assert!(
+            lines[0].starts_with("Error: ") && lines[0].contains(needle),
+            "{args:?}: {stderr}"
+        );
+        let mut json_args = vec!["-j"];
+        json_args.extend(&args);
+        let (code, stdout, _) = run(&json_args);
+        assert_eq!(code, 2, "{json_args:?}");
+        let v: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{json_args:?}: not JSON ({e}): {stdout}"));
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.contains(needle)),
+            "{json_args:?}: {stdout}"
+        );
+    }
+}
