@@ -561,7 +561,7 @@ pub enum NetVerb {
     Attach(NetAttachArgs),
     /// Detach the program of TYPE from one or more interfaces.
     #[command(after_help = NET_DETACH_HELP)]
-    Detach(NetDetachArgs),
+    Detach(NetWords),
 }
 
 const NET_ATTACH_HELP: &str = "\
@@ -576,13 +576,23 @@ const NET_DETACH_HELP: &str = "\
 For tc and tcx, PROG (or `prio P handle H` for tc) says which program to remove when several
 are attached; the clsact qdisc is removed when rbt created it and it is now empty.";
 
+/// The words and options `net attach` and `net detach` share.
 #[derive(Args, Debug)]
-pub struct NetAttachArgs {
+pub struct NetWords {
     #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
     pub words: Vec<String>,
     /// Work on interfaces of another network namespace: NAME (/run/netns/NAME) or PATH.
     #[arg(long, value_name = "NAME|PATH")]
     pub netns: Option<String>,
+    /// Print what would change and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct NetAttachArgs {
+    #[command(flatten)]
+    pub common: NetWords,
     /// Attach through a bpf_link pinned in bpffs (XDP and tcx), so it outlives rbt.
     #[arg(long)]
     pub link: bool,
@@ -595,21 +605,6 @@ pub struct NetAttachArgs {
     /// tcx: put the program after PROG in the chain.
     #[arg(long, value_name = "PROG")]
     pub after: Option<String>,
-    /// Print what would change and change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct NetDetachArgs {
-    #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
-    pub words: Vec<String>,
-    /// Work on interfaces of another network namespace: NAME (/run/netns/NAME) or PATH.
-    #[arg(long, value_name = "NAME|PATH")]
-    pub netns: Option<String>,
-    /// Print what would change and change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use clap_complete::env::{Bash, EnvCompleter, Fish, Shells, Zsh};
 
 use crate::grammar::{self, handle_keywords, Expected, Source, Value};
 use candidates::{candidates, Pool};
-use shells::{DynBash, DynFish, DynZsh};
+use shells::{BASH, FISH, ZSH};
 
 /// The environment variable that asks rbt for completions instead of running a command.
 pub const ENV_VAR: &str = "RBT_COMPLETE";
@@ -29,7 +29,7 @@ pub fn run_if_requested() {
         .var(ENV_VAR)
         .bin("rbt")
         .completer("rbt")
-        .shells(Shells(&[&DynBash, &DynZsh, &DynFish]))
+        .shells(Shells(&[&BASH, &ZSH, &FISH]))
         .complete();
 }
 

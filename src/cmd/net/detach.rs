@@ -11,12 +11,12 @@ use super::words;
 use crate::bpf::net::{self as kn, TcSlot};
 use crate::bpf::net_ns::NetnsGuard;
 use crate::bpf::{self, link_pin, net_clsact, stream, Kind};
-use crate::cli::NetDetachArgs;
+use crate::cli::NetWords;
 use crate::handle;
 use crate::output::Output;
 use crate::rollback::Rollback;
 
-pub fn detach(args: &NetDetachArgs, out: &mut Output) -> Result<()> {
+pub fn detach(args: &NetWords, out: &mut Output) -> Result<()> {
     let req = words::detach(args)?;
     let wanted = match &req.w.prog {
         Some(h) => Some(handle::resolve_one(Kind::Prog, h)?.id),

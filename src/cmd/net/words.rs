@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::bpf::net::{self as kn, Direction};
 use crate::bpf::Kind;
-use crate::cli::{NetAttachArgs, NetDetachArgs};
+use crate::cli::{NetAttachArgs, NetWords};
 use crate::error::usage;
 use crate::grammar::words::{NetAttachType, Word};
 use crate::grammar::{self, Matches};
@@ -123,7 +123,7 @@ pub struct DetachRequest {
 }
 
 pub fn attach(args: &NetAttachArgs) -> Result<AttachRequest> {
-    let m = grammar::parse("net", "attach", &args.words)?;
+    let m = grammar::parse("net", "attach", &args.common.words)?;
     let t = attach_type(&m)?;
     let w = parse_words(&m)?;
     check_words_fit(t, &w, args.link)?;
@@ -142,14 +142,14 @@ pub fn attach(args: &NetAttachArgs) -> Result<AttachRequest> {
         t,
         w,
         relative,
-        netns: args.netns.clone(),
+        netns: args.common.netns.clone(),
         link: args.link,
         link_pin: args.link_pin.clone(),
-        dry_run: args.dry_run,
+        dry_run: args.common.dry_run,
     })
 }
 
-pub fn detach(args: &NetDetachArgs) -> Result<DetachRequest> {
+pub fn detach(args: &NetWords) -> Result<DetachRequest> {
     let m = grammar::parse("net", "detach", &args.words)?;
     let t = attach_type(&m)?;
     let w = parse_words(&m)?;
