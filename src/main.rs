@@ -9,6 +9,7 @@ mod error;
 mod grammar;
 mod handle;
 mod hex;
+mod input;
 mod output;
 mod rollback;
 

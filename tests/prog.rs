@@ -448,6 +448,33 @@ fn run_matches_bpftool_and_counts_stats() {
     let (code, _, err) = run(&["prog", "run", "id", &id, "data_in", "/nonexistent"]);
     assert_eq!(code, 1);
     assert!(err.contains("reading /nonexistent"), "{err}");
+    // Files rbt reads are regular files (no /dev/zero filling memory, no FIFO hanging it), and
+    // a symlink where it writes is refused, not followed.
+    let (code, _, err) = run(&["prog", "run", "id", &id, "data_in", "/dev/zero"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not a regular file (a device)"), "{err}");
+    let fifo = tmp.path().join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let fifo = fifo.display().to_string();
+    let (code, _, err) = run(&["prog", "run", "id", &id, "data_in", &fifo]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not a regular file (a FIFO)"), "{err}");
+    let (code, _, err) = run(&["net", "show", "--netns", &fifo]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not a regular file (a FIFO)"), "{err}");
+    let planted = tmp.path().join("planted");
+    std::os::unix::fs::symlink(tmp.path().join("victim"), &planted).unwrap();
+    let planted = planted.display().to_string();
+    let (code, _, err) = run(&[
+        "prog", "run", "id", &id, "data_in", &packet, "data_out", &planted,
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert!(!tmp.path().join("victim").exists());
     let (code, _, err) = run(&["prog", "run", "id", &id, "repeat", "3"]);
     assert_eq!(code, 2);
     assert!(err.contains("data_in"), "{err}");

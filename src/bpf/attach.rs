@@ -227,7 +227,7 @@ pub fn raw_tracepoint(prog: BorrowedFd<'_>, name: Option<&str>) -> io::Result<Ow
 /// address mapped through the program header of the segment that holds it.
 pub fn uprobe_offset(path: &Path, symbol: &str) -> Result<u64> {
     use object::{Object, ObjectSegment, ObjectSymbol};
-    let data = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let data = crate::input::read_file(path, crate::input::MAX_ELF, "binary")?;
     let file = object::File::parse(&*data)
         .map_err(|e| anyhow::anyhow!("{}: not an ELF file: {e}", path.display()))?;
     let sym = file

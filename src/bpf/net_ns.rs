@@ -28,9 +28,9 @@ impl NetnsGuard {
     /// Enter the namespace `arg` names (see `netns_path`).
     pub fn enter(arg: &str) -> Result<NetnsGuard> {
         let path = netns_path(arg);
-        let target = File::open(&path).map_err(|e| {
+        let target = crate::input::open_regular(&path, "network namespace").map_err(|e| {
             hinted(
-                format!("network namespace `{arg}` ({}): {e}", path.display()),
+                format!("network namespace `{arg}`: {e:#}"),
                 "list the named namespaces with `ip netns list`",
             )
         })?;

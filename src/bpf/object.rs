@@ -185,7 +185,8 @@ pub fn load(open: OpenObject, path: &Path, log_file: Option<&Path>) -> Result<Ob
     let said = log::take();
     let verifier = log::verifier_log(&said);
     if let (Some(file), Some(text)) = (log_file, verifier.as_deref()) {
-        std::fs::write(file, format!("{text}\n"))
+        let mut out = crate::input::create(file, "--log")?;
+        std::io::Write::write_all(&mut out, format!("{text}\n").as_bytes())
             .with_context(|| format!("writing the verifier log to {}", file.display()))?;
     }
     match result {

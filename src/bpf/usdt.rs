@@ -29,7 +29,7 @@ const NT_STAPSDT: u32 = 3;
 /// as libbpf does (the `.stapsdt.base` adjustment for prelinked files included).
 pub fn notes(path: &Path) -> Result<Vec<Note>> {
     use object::{Object, ObjectSection};
-    let data = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let data = crate::input::read_file(path, crate::input::MAX_ELF, "binary")?;
     let file = object::File::parse(&*data)
         .map_err(|e| anyhow::anyhow!("{}: not an ELF file: {e}", path.display()))?;
     if file.architecture() != object::Architecture::X86_64 {

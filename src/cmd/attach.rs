@@ -77,6 +77,11 @@ impl Hook {
         let kind = given.slot.name;
         let target = given.word(0);
         let pid = m.number::<i32>("pid")?;
+        if let Some(p) = pid.filter(|p| *p <= 0) {
+            return Err(usage(format!(
+                "pid {p}: not a process id; leave `pid` out to trace every process"
+            )));
+        }
         let hook = match kind {
             "tracepoint" => {
                 let (category, name) = target
@@ -548,6 +553,7 @@ mod tests {
             "usdt /x::hit",
             "usdt /x:p:n pid",
             "tracepoint a:b pid 4",
+            "uprobe /x:f pid 0",
             "fentry extra",
             "bogus x",
         ] {

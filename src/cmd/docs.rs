@@ -35,7 +35,8 @@ pub fn man(words: &[String], out: &mut Output) -> Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     for (name, page) in man_pages() {
         let path = dir.join(&name);
-        std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;
+        std::io::Write::write_all(&mut crate::input::create(&path, "man page")?, &page)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     out.done(None)?;
     Ok(())

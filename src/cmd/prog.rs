@@ -15,6 +15,7 @@ use crate::error::usage;
 use crate::grammar::{self, Matches};
 use crate::handle::{self, Handle};
 use crate::hex;
+use crate::input;
 use crate::output::{Output, Tabular};
 use crate::rollback::Rollback;
 
@@ -353,11 +354,9 @@ fn parse_run_options(m: &Matches) -> Result<RunOptions> {
 
 fn read_input(file: &str) -> Result<Vec<u8>> {
     if file == "-" {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("reading stdin")?;
-        return Ok(buf);
+        return input::read_all(std::io::stdin().lock(), input::MAX_DATA, "stdin");
     }
-    std::fs::read(file).with_context(|| format!("reading {file}"))
+    input::read_file(Path::new(file), input::MAX_DATA, "reading")
 }
 
 /// Write output data to FILE, or return it for the output when FILE is `-`.
@@ -366,7 +365,8 @@ fn write_output(file: Option<&str>, bytes: &[u8]) -> Result<Option<Vec<u8>>> {
         None => Ok(None),
         Some("-") => Ok(Some(bytes.to_vec())),
         Some(f) => {
-            std::fs::write(f, bytes).with_context(|| format!("writing {f}"))?;
+            std::io::Write::write_all(&mut input::create(Path::new(f), "output file")?, bytes)
+                .with_context(|| format!("writing {f}"))?;
             Ok(None)
         }
     }

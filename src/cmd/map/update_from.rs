@@ -145,9 +145,9 @@ pub fn update_from(
     let reader: Box<dyn BufRead> = if file == Path::new("-") {
         Box::new(std::io::stdin().lock())
     } else {
-        Box::new(std::io::BufReader::new(
-            std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?,
-        ))
+        Box::new(std::io::BufReader::new(crate::input::open_regular(
+            file, "--from",
+        )?))
     };
     let chunk = ctx.map.batch_count();
     let mut pending = Pending {
@@ -162,10 +162,8 @@ pub fn update_from(
     let mut line = String::new();
     let mut lineno = 0usize;
     loop {
-        line.clear();
         lineno += 1;
-        let n = reader
-            .read_line(&mut line)
+        let n = crate::input::read_line(&mut reader, &mut line, crate::input::MAX_LINE)
             .with_context(|| format!("reading {} line {lineno}", file.display()))?;
         if n == 0 {
             break;
