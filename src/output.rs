@@ -360,7 +360,11 @@ impl Output {
     }
 
     fn seq_write_row(&mut self, row: &[String]) -> io::Result<()> {
-        let line = self.seq_line(row);
+        let row: Vec<String> = row
+            .iter()
+            .map(|c| escape_controls(c).into_owned())
+            .collect();
+        let line = self.seq_line(&row);
         writeln!(self.out, "{line}")
     }
 
@@ -398,7 +402,7 @@ impl Output {
             }
         }));
         for row in rows {
-            table.add_row(row);
+            table.add_row(row.iter().map(|cell| escape_controls(cell)));
         }
         for column in table.column_iter_mut() {
             column.set_padding((0, 2));
@@ -442,6 +446,25 @@ impl Output {
     }
 }
 
+/// A table cell with control characters shown as escapes (`\n`, `\x1b`), so a program or
+/// map name cannot break the table's lines or send escape sequences to the terminal.
+fn escape_controls(cell: &str) -> std::borrow::Cow<'_, str> {
+    if !cell.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(cell);
+    }
+    let mut out = String::with_capacity(cell.len() + 8);
+    for c in cell.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     match choice {
@@ -458,6 +481,12 @@ fn use_color_stderr(stdout_color: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_in_cells() {
+        assert_eq!(escape_controls("plain"), "plain");
+        assert_eq!(escape_controls("a\nb\x1b[31m"), "a\\nb\\x1b[31m");
+    }
 
     #[test]
     fn color_follows_choice_and_terminal() {

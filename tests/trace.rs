@@ -617,6 +617,31 @@ fn events_are_typed_with_btf() {
         }
     }
     let rb = l.map("rbt_trace_rb");
+    // A scalar --type reads the record's first bytes: the pid, in both byte orders.
+    for (t, pid_of) in [
+        ("u32", (|p: u32| p) as fn(u32) -> u32),
+        ("be32", u32::swap_bytes),
+    ] {
+        let (lines, pid) = stream_during_target(
+            &[
+                "-j",
+                "perf",
+                "events",
+                "pinned",
+                &rb,
+                "--type",
+                t,
+                "--duration",
+                "3s",
+            ],
+            2,
+        );
+        let mine = lines
+            .iter()
+            .filter(|l| l["data"].as_u64() == Some(u64::from(pid_of(pid))))
+            .count();
+        assert_eq!(mine, 2, "--type {t}: {lines:?}");
+    }
     let (code, _, err) = run(&[
         "perf",
         "events",

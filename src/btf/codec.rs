@@ -53,7 +53,7 @@ impl Simple {
     }
 
     /// The fixed size of the type, None for str and hex (any size).
-    fn size(self) -> Option<usize> {
+    pub fn size(self) -> Option<usize> {
         match self {
             Simple::U(n) | Simple::I(n) | Simple::Be(n) => Some(n as usize),
             Simple::Ipv4 => Some(4),

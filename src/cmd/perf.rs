@@ -306,20 +306,40 @@ pub fn events(args: &EventsArgs, _g: &Globals, out: &mut Output) -> Result<()> {
                     received += 1;
                     let timestamp = now_ns();
                     match &typed {
-                        Some(f) => f(data).and_then(|value| {
-                            let text = if json {
-                                String::new()
-                            } else {
-                                format!("{timestamp} {value}")
-                            };
-                            let line = EventLine {
-                                timestamp,
-                                cpu,
-                                size: data.len(),
-                                data: &value,
-                            };
-                            Ok(out.stream_line_deferred(&line, &text)?)
-                        }),
+                        Some(f) => match f(data) {
+                            Ok(value) => {
+                                let text = if json {
+                                    String::new()
+                                } else {
+                                    format!("{timestamp} {value}")
+                                };
+                                let line = EventLine {
+                                    timestamp,
+                                    cpu,
+                                    size: data.len(),
+                                    data: &value,
+                                };
+                                out.stream_line_deferred(&line, &text)
+                                    .map_err(anyhow::Error::from)
+                            }
+                            // A record the type does not fit is reported, and the stream
+                            // goes on.
+                            Err(e) => {
+                                let mut line = json!({
+                                    "timestamp": timestamp,
+                                    "size": data.len(),
+                                    "error": format!("{e:#}"),
+                                });
+                                if let Some(c) = cpu {
+                                    line["cpu"] = json!(c);
+                                }
+                                out.stream_line_deferred(
+                                    &line,
+                                    &format!("{timestamp}: error: {e:#}"),
+                                )
+                                .map_err(anyhow::Error::from)
+                            }
+                        },
                         None => {
                             let text = match (json, cpu) {
                                 (true, _) => String::new(),
@@ -477,8 +497,19 @@ fn typed_formatter(args: &EventsArgs, map_id: u32) -> Result<Option<Formatter>> 
         }
     }
     if let Ok(simple) = crate::btf::codec::Simple::by_name(name) {
+        // A scalar type reads the record's first bytes.
+        let size = simple.size();
+        let name = name.to_owned();
         let codec = crate::btf::codec::Codec::Simple(simple);
         return Ok(Some(Box::new(move |bytes: &[u8]| {
+            let bytes = match size {
+                Some(n) if bytes.len() < n => anyhow::bail!(
+                    "a {}-byte record is shorter than --type {name} ({n} bytes)",
+                    bytes.len()
+                ),
+                Some(n) => &bytes[..n],
+                None => bytes,
+            };
             Ok(serde_json::to_value(codec.view(bytes))?)
         })));
     }
