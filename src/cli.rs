@@ -341,7 +341,7 @@ or one typed word: JSON matching the BTF type (`'{\"saddr\":1,\"proto\":\"PROTO_
 a bare word (`eth0`, `PROTO_TCP`), or a --key-type/--value-type text (`10.0.0.1`).\n\
 Missing struct members are zero. Per-CPU maps: one value for every CPU, or a JSON array of\n\
 {\"cpu\":N,\"value\":..}. prog_array values: a PROG handle; map-in-map values: a MAP handle.\n\
---from FILE|- reads JSON lines {\"key\":..,\"value\":..} (or `rbt -j map dump` output) and applies\n\
+--from FILE|- reads elements {\"key\":..,\"value\":..} (JSON lines, rbt or bpftool dump output) and applies\n\
 them with BPF_MAP_UPDATE_BATCH; a bad line stops everything after it unless --keep-going."
     )]
     Update {

@@ -2,7 +2,7 @@
 // hanging rbt), and written without following a symlink planted where the file goes.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, Read};
+use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -11,8 +11,8 @@ use anyhow::{Context, Result};
 /// The most `prog run` reads for data_in or ctx_in (the kernel's own limits are lower for
 /// most program types).
 pub const MAX_DATA: u64 = 64 << 20;
-/// The longest JSON line `map update --from` reads.
-pub const MAX_LINE: usize = 10 << 20;
+/// The largest JSON object (one map element) `map update --from` reads.
+pub const MAX_OBJECT: usize = 10 << 20;
 /// The largest ELF file read for uprobe and usdt symbols and notes.
 pub const MAX_ELF: u64 = 4 << 30;
 
@@ -80,19 +80,6 @@ pub fn read_all(reader: impl Read, limit: u64, what: &str) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// One line into `line` (cleared first), at most `limit` bytes; 0 at the end of the input.
-pub fn read_line(reader: &mut impl BufRead, line: &mut String, limit: usize) -> Result<usize> {
-    line.clear();
-    let n = reader.take(limit as u64 + 1).read_line(line)?;
-    if n > limit {
-        anyhow::bail!(
-            "a line longer than {} (no newline)",
-            size_text(limit as u64)
-        );
-    }
-    Ok(n)
-}
-
 /// Create (or truncate) a file to write, refusing a symlink at `path`: as root, a link
 /// planted in a world-writable directory must not redirect the write.
 pub fn create(path: &Path, what: &str) -> Result<File> {
@@ -128,12 +115,6 @@ mod tests {
         let zeros = std::io::repeat(0);
         let err = read_all(zeros, 1 << 20, "stdin").unwrap_err();
         assert!(format!("{err}").contains("more than the 1 MiB"), "{err}");
-        let mut lines = std::io::BufReader::new(std::io::repeat(b'x'));
-        let mut line = String::new();
-        assert!(read_line(&mut lines, &mut line, 1000).is_err());
-        let mut ok = std::io::Cursor::new("a\nb");
-        assert_eq!(read_line(&mut ok, &mut line, 10).ok(), Some(2));
-        assert_eq!(line, "a\n");
     }
 
     #[test]

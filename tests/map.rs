@@ -492,6 +492,13 @@ fn update_from_reports_bad_lines_and_round_trips() {
     let (code, _, err) = run_stdin(&["map", "update", &fb, "--from", "-"], &raw_lines);
     assert_eq!(code, 0, "{err}");
     assert_eq!(rbt_dump_sorted(&fb), rbt_dump_sorted(&fa));
+    // bpftool's own output as it is (the whole array on one line), and rbt's pretty dump.
+    for input in [raw.clone(), ok(&["-p", "map", "dump", &fa])] {
+        ok(&["map", "delete", &fb, "--all"]);
+        let (code, _, err) = run_stdin(&["map", "update", &fb, "--from", "-"], &input);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(rbt_dump_sorted(&fb), rbt_dump_sorted(&fa));
+    }
     // A bad line: reported with its number; lines before it applied, none after.
     let pc = a.map("pc_hash");
     let input = "{\"key\":1,\"value\":10}\n{\"key\":2,\"value\":20}\n{\"key\":3,\"valu\":30}\n{\"key\":4,\"value\":40}\n";

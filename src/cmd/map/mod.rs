@@ -2,6 +2,7 @@
 
 mod create;
 mod dump;
+mod elements;
 mod encode;
 mod entry;
 mod queue;

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
+use super::elements::{Element, Elements};
 use super::encode::{encode_json, encode_value_json};
 use super::{open_map, words, MapCtx};
 use crate::bpf::map::UpdateFlag;
@@ -84,16 +85,6 @@ impl Pending {
     }
 }
 
-/// The JSON of one input line: strips the `[`, `,` and `]` that `rbt -j map dump` puts
-/// around its one-element-per-line array. None for lines with no element.
-fn line_json(line: &str) -> Option<&str> {
-    let t = line.trim();
-    let t = t.strip_prefix('[').unwrap_or(t).trim_start();
-    let t = t.strip_suffix(']').unwrap_or(t).trim_end();
-    let t = t.strip_suffix(',').unwrap_or(t).trim_end();
-    (!t.is_empty()).then_some(t)
-}
-
 /// One input line: typed `key`/`value`(`values`), or bpftool's shape whose `formatted`
 /// holds the typed form.
 #[derive(serde::Deserialize)]
@@ -158,20 +149,12 @@ pub fn update_from(
         applied: 0,
     };
     let mut bad = 0usize;
-    let mut reader = reader;
-    let mut line = String::new();
-    let mut lineno = 0usize;
-    loop {
-        lineno += 1;
-        let n = crate::input::read_line(&mut reader, &mut line, crate::input::MAX_LINE)
-            .with_context(|| format!("reading {} line {lineno}", file.display()))?;
-        if n == 0 {
-            break;
-        }
-        let Some(text) = line_json(&line) else {
-            continue;
-        };
-        match parse_line(&ctx, text) {
+    let mut elements = Elements::new(reader, crate::input::MAX_OBJECT);
+    while let Some(Element { line: lineno, text }) = elements
+        .next_element()
+        .with_context(|| format!("reading {}", file.display()))?
+    {
+        match parse_line(&ctx, &text) {
             Ok((k, v)) => {
                 pending.keys.extend_from_slice(&k);
                 pending.values.extend_from_slice(&v);
@@ -202,23 +185,4 @@ pub fn update_from(
     }
     out.done(Some(&format!("updated {} elements", pending.applied)))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dump_lines_are_stripped_of_array_decoration() {
-        assert_eq!(
-            line_json("[{\"key\":1,\"value\":2},"),
-            Some("{\"key\":1,\"value\":2}")
-        );
-        assert_eq!(
-            line_json("{\"key\":1,\"value\":2}]"),
-            Some("{\"key\":1,\"value\":2}")
-        );
-        assert_eq!(line_json("[]"), None);
-        assert_eq!(line_json("  "), None);
-    }
 }
