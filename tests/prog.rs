@@ -507,3 +507,48 @@ fn bpffs_is_mounted_when_missing_unless_nomount() {
     assert!(stdout.contains("mounted=0"), "{stdout}{stderr}");
     assert!(stdout.contains("\"name\":\"rbt_basic_xdp\""), "{stdout}");
 }
+
+/// On a world-writable (1777) bpffs, as a shared host may have: rbt refuses to pin into a
+/// directory another user owns or can write, and leaves nothing behind; root's own sticky
+/// directory is fine. In a private mount namespace with a fresh bpffs.
+#[test]
+fn pins_refuse_directories_other_users_control() {
+    require_kernel!("bpffs mount");
+    assert!(which("setpriv").is_some(), "setpriv (util-linux) is needed");
+    let bin = assert_cmd::cargo::cargo_bin("rbt").display().to_string();
+    let obj = fixture("prog_basic").display().to_string();
+    let script = format!(
+        "umount -l /sys/fs/bpf 2>/dev/null; mount -t bpf bpf /sys/fs/bpf || exit 90; \
+         chmod 1777 /sys/fs/bpf; \
+         setpriv --reuid=65534 --regid=65534 --clear-groups mkdir /sys/fs/bpf/evil || exit 91; \
+         mkdir /sys/fs/bpf/open && chmod 0777 /sys/fs/bpf/open; \
+         {bin} prog load {obj} /sys/fs/bpf/evil/p; echo owned=$?; \
+         {bin} prog load {obj} /sys/fs/bpf/open/p; echo open=$?; \
+         {bin} prog loadall {obj} /sys/fs/bpf/evil/all; echo loadall=$?; \
+         {bin} prog load {obj} /sys/fs/bpf/mine pinmaps /sys/fs/bpf/evil/maps; echo pinmaps=$?; \
+         {bin} prog load {obj} /sys/fs/bpf/ok; echo sticky=$?; \
+         echo left: $(find /sys/fs/bpf -mindepth 1 ! -name '*.debug' | sort)"
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .expect("unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for refused in ["owned=1", "open=1", "loadall=1", "pinmaps=1"] {
+        assert!(stdout.contains(refused), "{refused}: {stdout}{stderr}");
+    }
+    assert!(stdout.contains("sticky=0"), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("/sys/fs/bpf/evil: belongs to uid 65534"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("/sys/fs/bpf/open: is writable by everyone (mode 777)"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("left: /sys/fs/bpf/evil /sys/fs/bpf/ok /sys/fs/bpf/open\n"),
+        "nothing pinned in the refused directories, and no /sys/fs/bpf/mine: {stdout}"
+    );
+}

@@ -4,7 +4,7 @@
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::{bpffs, Kind};
 use crate::error::hinted;
@@ -66,19 +66,35 @@ pub fn check_free(path: &Path) -> Result<()> {
         ));
     }
     match path.parent() {
-        Some(dir) if dir.exists() || dir.starts_with(bpffs::DEFAULT_ROOT) => Ok(()),
+        Some(dir) if dir.exists() => bpffs::check_trusted_dir(dir),
+        Some(dir) if dir.starts_with(bpffs::DEFAULT_ROOT) => {
+            // Made by `pin`; what exists above it must be trusted.
+            let mut above = dir;
+            while !above.exists() {
+                above = above.parent().unwrap_or(Path::new("/"));
+            }
+            bpffs::check_trusted_dir(above)
+        }
         _ => bpffs::check_pin_path(path),
     }
 }
 
-/// Pin a link, creating its directory when it is under the bpffs root.
+/// Pin a link, creating its directory (mode 0700) when it is under the bpffs root; when the
+/// pin fails, the directories made for it are removed.
 pub fn pin(fd: impl AsFd, path: &Path) -> Result<()> {
+    let mut made = Vec::new();
     if let Some(dir) = path.parent() {
         if !dir.exists() && dir.starts_with(bpffs::DEFAULT_ROOT) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            made = bpffs::create_dirs(dir)?;
         }
     }
-    super::obj_pin(fd.as_fd(), path)
+    let pinned = super::obj_pin(fd.as_fd(), path);
+    if pinned.is_err() {
+        for dir in made.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+    pinned
 }
 
 /// Remove every pin of link `link_id` under the bpffs root; the paths removed.

@@ -273,12 +273,15 @@ fn load_error(
 /// does: bpffs names cannot hold dots). Each pin, and `dir` if this made it, is undone by
 /// `rollback` unless the caller commits.
 pub fn pin_maps(obj: &mut Object, dir: &Path, rollback: &mut Rollback<'_>) -> Result<()> {
-    if !dir.exists() {
-        std::fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let dir = dir.to_path_buf();
-        rollback.push(move || {
-            let _ = std::fs::remove_dir(&dir);
-        });
+    if dir.exists() {
+        super::bpffs::check_trusted_dir(dir)?;
+    } else {
+        super::bpffs::check_pin_path(dir)?;
+        for made in super::bpffs::create_dirs(dir)? {
+            rollback.push(move || {
+                let _ = std::fs::remove_dir(&made);
+            });
+        }
     }
     for map in obj.maps() {
         let name = map.name().to_string_lossy().replace('.', "_");

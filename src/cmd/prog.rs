@@ -246,10 +246,11 @@ fn prepare_pin_dir(dir: &Path) -> Result<bool> {
         if !bpffs::is_bpffs(dir) {
             anyhow::bail!("{}: is not on a bpffs", dir.display());
         }
+        bpffs::check_trusted_dir(dir)?;
         return Ok(false);
     }
     bpffs::check_pin_path(dir)?;
-    std::fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+    bpffs::create_dirs(dir)?;
     Ok(true)
 }
 
