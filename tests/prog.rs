@@ -552,3 +552,58 @@ fn pins_refuse_directories_other_users_control() {
         "nothing pinned in the refused directories, and no /sys/fs/bpf/mine: {stdout}"
     );
 }
+
+/// `prog loadall` killed with SIGTERM after it has pinned some programs: it removes what it
+/// pinned and the directory it made, then exits 1. The pins are slowed with strace so the
+/// signal lands in the middle.
+#[test]
+fn loadall_interrupted_leaves_nothing() {
+    require_kernel!("prog loadall");
+    assert!(
+        which("strace").is_some(),
+        "strace is needed: run `make deps`"
+    );
+    let bin = assert_cmd::cargo::cargo_bin("rbt");
+    let obj = fixture("trace_events").display().to_string();
+    let dir = PinDir::new();
+    let target = dir.join("all");
+    let mut child = Command::new("strace")
+        .args([
+            "-f",
+            "-o",
+            "/dev/null",
+            "-e",
+            "inject=bpf:delay_exit=300000",
+        ])
+        .arg(&bin)
+        .args(["prog", "loadall", &obj, &target])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strace");
+    // Wait for the first pin, then TERM rbt (strace's child).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_dir(&target).map_or(0, |d| d.count()) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no pin appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pids = Command::new("pgrep")
+        .args(["-P", &child.id().to_string()])
+        .output()
+        .expect("pgrep");
+    let rbt_pid = String::from_utf8_lossy(&pids.stdout).trim().to_owned();
+    assert!(!rbt_pid.is_empty(), "rbt under strace");
+    assert!(Command::new("kill")
+        .args(["-TERM", &rbt_pid])
+        .status()
+        .expect("kill")
+        .success());
+    let status = child.wait().expect("wait");
+    let mut err = String::new();
+    child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    assert!(
+        !std::path::Path::new(&target).exists(),
+        "the programs pinned before the signal are removed, and the directory: {err}"
+    );
+}

@@ -53,6 +53,18 @@ pub fn defer_interrupts() -> Result<()> {
     Ok(())
 }
 
+/// An error once SIGINT, SIGTERM or SIGHUP has come (after `defer_interrupts`), so the
+/// caller's rollback runs before rbt exits.
+pub fn interrupted() -> Result<()> {
+    match stop_signal() {
+        Some(sig) => Err(anyhow::anyhow!(
+            "interrupted by {}",
+            Signal::try_from(sig).map_or("a signal", |s| s.as_str())
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The signal that asked the stream to stop, if one came.
 pub fn stop_signal() -> Option<i32> {
     match STOP_SIGNAL.load(Ordering::SeqCst) {

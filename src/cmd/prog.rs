@@ -220,7 +220,9 @@ fn load(args: &LoadArgs, all: bool, g: &Globals, out: &mut Output) -> Result<()>
     };
     object::check_file(&opts.obj)?;
     bpffs::ensure_mounted(g.nomount)?;
-    // Refuse a bad pin path before anything is loaded.
+    // Refuse a bad pin path before anything is loaded. From here on SIGINT, SIGTERM and
+    // SIGHUP roll back what was done: all of the object's pins, or none.
+    bpf::stream::defer_interrupts()?;
     let mut rollback = Rollback::new();
     let created_dir = if all {
         prepare_pin_dir(&target)?
@@ -235,6 +237,7 @@ fn load(args: &LoadArgs, all: bool, g: &Globals, out: &mut Output) -> Result<()>
         });
     }
     load_and_pin(args, &opts, prog_type, &target, all, &mut rollback)?;
+    bpf::stream::interrupted()?;
     rollback.commit();
     out.done(None)?;
     Ok(())
@@ -282,6 +285,7 @@ fn load_and_pin(
         } else {
             target.to_path_buf()
         };
+        bpf::stream::interrupted()?;
         bpf::obj_pin(prog.as_fd(), &path)
             .with_context(|| format!("pinning program {}", prog.name().to_string_lossy()))?;
         prog_pins.push((prog.name().to_string_lossy().into_owned(), path.clone()));

@@ -62,7 +62,7 @@ pub fn attach(args: &NetAttachArgs, out: &mut Output) -> Result<()> {
     let mut rollback = Rollback::new();
     let mut changes = Vec::new();
     for (done, mut p) in plans.into_iter().enumerate() {
-        if let Err(e) = interrupted().and_then(|()| run(&ctx, &mut p, &mut rollback)) {
+        if let Err(e) = stream::interrupted().and_then(|()| run(&ctx, &mut p, &mut rollback)) {
             return Err(if done > 0 {
                 e.context(format!(
                     "{}: attach failed; rolled back the {done} interface(s) done before it",
@@ -74,20 +74,9 @@ pub fn attach(args: &NetAttachArgs, out: &mut Output) -> Result<()> {
         }
         changes.push(p.change);
     }
-    interrupted()?;
+    stream::interrupted()?;
     rollback.commit();
     plan::report(req.dry_run, &changes, out)
-}
-
-/// An error once SIGINT, SIGTERM or SIGHUP has come, so the caller's rollback runs.
-pub fn interrupted() -> Result<()> {
-    match stream::stop_signal() {
-        Some(sig) => Err(anyhow::anyhow!(
-            "interrupted by {}",
-            nix::sys::signal::Signal::try_from(sig).map_or("a signal", |s| s.as_str())
-        )),
-        None => Ok(()),
-    }
 }
 
 /// Take the planned step, push its undo and write the change's message.

@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use anyhow::{Context, Result};
 
-use super::attach::{interrupted, xdp_error};
+use super::attach::xdp_error;
 use super::plan::{self, DetachPlan, DetachWhat};
 use super::words;
 use crate::bpf::net::{self as kn, TcSlot};
@@ -39,12 +39,12 @@ pub fn detach(args: &NetWords, out: &mut Output) -> Result<()> {
     let mut changes = Vec::new();
     for p in plans {
         if !req.dry_run {
-            interrupted().context("put back what was already detached")?;
+            stream::interrupted().context("put back what was already detached")?;
             run(&p, &mut rollback)?;
         }
         changes.push(p.change(req.dry_run));
     }
-    interrupted().context("put back what was already detached")?;
+    stream::interrupted().context("put back what was already detached")?;
     rollback.commit();
     plan::report(req.dry_run, &changes, out)
 }
