@@ -9,6 +9,7 @@ mod error;
 mod grammar;
 mod handle;
 mod hex;
+mod insn;
 mod output;
 mod rollback;
 
