@@ -94,10 +94,19 @@ impl Output {
         }
     }
 
-    /// A listing: a JSON array of the records, or each record's own text.
-    pub fn listing<T: Serialize + Listing>(&mut self, items: &[T]) -> io::Result<()> {
+    /// A listing, streamed: a JSON array of the records (as `seq_begin`), or each record's
+    /// own text.
+    pub fn listing<T, I>(&mut self, items: I) -> io::Result<()>
+    where
+        T: Serialize + Listing,
+        I: IntoIterator<Item = T>,
+    {
         if self.is_json() {
-            return self.json(items);
+            self.seq_begin(&[])?;
+            for item in items {
+                self.seq_item(&item, Vec::new)?;
+            }
+            return self.seq_end();
         }
         let mut text = String::with_capacity(1 << 16);
         for item in items {

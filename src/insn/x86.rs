@@ -73,7 +73,7 @@ mod tests {
                 "pushq %rbp",
                 "movq %rsp, %rbp",
                 "xorl %eax, %eax",
-                "leave",
+                "leaveq",
                 "retq"
             ]
         );

@@ -81,15 +81,16 @@ pub fn dump(words: &[String], out: &mut Output) -> Result<()> {
     let btf = load_btf(&image, opts.linum, out);
     if jited {
         let funcs = super::jited::listing(&image, btf.as_ref(), &opts)?;
-        return Ok(out.listing(&funcs)?);
+        return Ok(out.listing(funcs)?);
     }
     let insns = decode(&image.code);
     let records = xlated(&image, &insns, btf.as_ref(), &opts);
     if opts.visual && !out.is_json() {
+        let records: Vec<XlatedInsn> = records.collect();
         let dot = visual(&image, &insns, &records, btf.as_ref());
         return Ok(out.raw(dot.as_bytes())?);
     }
-    Ok(out.listing(&records)?)
+    Ok(out.listing(records)?)
 }
 
 /// The program's BTF, for source lines and function signatures; a program without BTF
@@ -361,19 +362,19 @@ pub(super) fn lfind(lines: &[LineInfo], i: u32, nr_skip: usize) -> Option<&LineI
 }
 
 /// The records of an xlated dump, with bpftool's rules for signatures and source lines.
-fn xlated(
-    image: &ProgImage,
-    insns: &[Insn],
-    btf: Option<&Btf>,
-    o: &DumpOptions,
-) -> Vec<XlatedInsn> {
+/// Made one at a time, so a big program streams out in bounded memory.
+fn xlated<'a>(
+    image: &'a ProgImage,
+    insns: &'a [Insn],
+    btf: Option<&'a Btf>,
+    o: &'a DumpOptions,
+) -> impl Iterator<Item = XlatedInsn> + 'a {
     let mut names = DumpNames::new(&image.jited_ksyms);
-    let mut records = Vec::with_capacity(insns.len());
     let mut funcs = image.func_info.iter().peekable();
     let mut nr_skip = 0usize;
     let mut i = 0usize;
-    while i < insns.len() {
-        let insn = &insns[i];
+    std::iter::from_fn(move || {
+        let insn = insns.get(i)?;
         let next = insns.get(i + 1);
         let double = insn.is_ld_imm64();
         let mut proto = None;
@@ -405,7 +406,7 @@ fn xlated(
                 &bytes[4..8]
             }),
         });
-        records.push(XlatedInsn {
+        let record = XlatedInsn {
             index: i,
             proto,
             line,
@@ -413,10 +414,10 @@ fn xlated(
             opcodes,
             map: names.last_map.take(),
             bytes,
-        });
+        };
         i += if double { 2 } else { 1 };
-    }
-    records
+        Some(record)
+    })
 }
 
 /// The DOT graph of `visual`: functions from func_info (or the whole program as one).
