@@ -166,7 +166,7 @@ pub struct XlatedInsn {
     pub map: Option<MapRef>,
     /// The instruction's bytes (16 for a 64-bit load), for the plain `opcodes` line.
     #[serde(skip)]
-    pub bytes: Vec<u8>,
+    pub bytes: Opcodes,
 }
 
 /// A line_info record as bpftool shows it (file and numbers only with `linum`).
@@ -225,14 +225,27 @@ impl SourceLine {
     }
 }
 
-/// bpftool's `opcodes` object: each field a hex string or an array of hex bytes.
-#[derive(Debug, Serialize)]
+/// bpftool's `opcodes` object (`code`, `src_reg`, `dst_reg` hex strings, `off` and `imm`
+/// arrays of hex bytes), made from the instruction's bytes only when serialized.
+#[derive(Debug, Clone, Copy)]
 pub struct Opcodes {
-    pub code: String,
-    pub src_reg: String,
-    pub dst_reg: String,
-    pub off: Vec<String>,
-    pub imm: Vec<String>,
+    bytes: [u8; 16],
+    len: usize,
+}
+
+impl Serialize for Opcodes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let b = &self.bytes;
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("code", &format!("{:#04x}", b[0]))?;
+        m.serialize_entry("src_reg", &format!("{:#x}", b[1] >> 4))?;
+        m.serialize_entry("dst_reg", &format!("{:#x}", b[1] & 0x0f))?;
+        m.serialize_entry("off", &hex_list(&b[2..4]))?;
+        let imm_end = if self.len > 8 { 16 } else { 8 };
+        m.serialize_entry("imm", &hex_list(&b[4..imm_end]))?;
+        m.end()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -256,10 +269,11 @@ impl Listing for XlatedInsn {
         out.push('\n');
         if self.opcodes.is_some() {
             out.push_str("       ");
-            hex_bytes(&self.bytes[..self.bytes.len().min(8)], out);
-            if self.bytes.len() > 8 {
+            let b = &self.bytes;
+            hex_bytes(&b.bytes[..8], out);
+            if b.len > 8 {
                 out.push(' ');
-                hex_bytes(&self.bytes[8..], out);
+                hex_bytes(&b.bytes[8..16], out);
             }
             out.push('\n');
         }
@@ -272,7 +286,9 @@ fn hex_bytes(bytes: &[u8], out: &mut String) {
         if i > 0 {
             out.push(' ');
         }
-        let _ = write!(out, "{b:02x}");
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0x0f) as usize] as char);
     }
 }
 
@@ -394,18 +410,12 @@ fn xlated<'a>(
         names.last_map = None;
         insn::disasm(insn, next, &mut names, &mut disasm);
         let width = if double && next.is_some() { 2 } else { 1 };
-        let bytes = image.code[i * 8..(i + width) * 8].to_vec();
-        let opcodes = o.opcodes.then(|| Opcodes {
-            code: format!("{:#04x}", insn.code),
-            src_reg: format!("{:#x}", insn.src),
-            dst_reg: format!("{:#x}", insn.dst),
-            off: hex_list(&bytes[2..4]),
-            imm: hex_list(if width == 2 {
-                &bytes[4..16]
-            } else {
-                &bytes[4..8]
-            }),
-        });
+        let mut bytes = Opcodes {
+            bytes: [0; 16],
+            len: width * 8,
+        };
+        bytes.bytes[..width * 8].copy_from_slice(&image.code[i * 8..(i + width) * 8]);
+        let opcodes = o.opcodes.then_some(bytes);
         let record = XlatedInsn {
             index: i,
             proto,
