@@ -354,3 +354,39 @@ fn load_without_btf() -> PinDir {
     ok(&["prog", "load", &obj, &dir.join("prog")]);
     dir
 }
+
+#[test]
+fn several_programs_by_name_dump_like_bpftool() {
+    require_kernel!("prog load");
+    // Other tests load the same fixture meanwhile: compare program by program, by id.
+    let (a, b) = (dump_fixture(), dump_fixture());
+    let mine = [a.prog_id(TP), b.prog_id(TP)];
+    let args = ["-j", "prog", "dump", "xlated", "name", TP];
+    let r = run_json(&args);
+    let bt = bpftool_json(&args);
+    let by_id = |v: &Value, id: u64| {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["id"] == id)
+            .cloned()
+    };
+    for id in mine {
+        let (Some(mut rp), Some(bp)) = (by_id(&r, id), by_id(&bt, id)) else {
+            panic!("program {id} missing:\nrbt: {r}\nbpftool: {bt}");
+        };
+        for insn in rp["insns"].as_array_mut().into_iter().flatten() {
+            insn.as_object_mut().map(|o| o.remove("map"));
+        }
+        assert_eq!(rp, bp);
+    }
+    let plain = ok(&["prog", "dump", "xlated", "name", TP]);
+    for id in mine {
+        let head = format!("{id}: tracepoint  name {TP}  tag ");
+        assert!(plain.contains(&head), "{plain}");
+    }
+    // A file or a graph is of one program.
+    let (code, _, err) = run(&["prog", "dump", "xlated", "name", TP, "visual"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("several programs match"), "{err}");
+}

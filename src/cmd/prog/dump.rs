@@ -69,25 +69,93 @@ pub fn dump(words: &[String], out: &mut Output) -> Result<()> {
             "`rbt prog dump jited PROG file FILE` writes the raw image for another disassembler",
         ));
     }
-    let prog = handle::resolve_one(Kind::Prog, &handle)?;
+    // `name` and `tag` may match several programs: bpftool dumps each (a JSON array of
+    // the dumps); a file or a graph is of one program.
+    let progs = if opts.file.is_some() || opts.visual {
+        vec![handle::resolve_one(Kind::Prog, &handle)?]
+    } else {
+        handle::resolve_all(Kind::Prog, &handle)?
+    };
     let which = if jited { Code::Jited } else { Code::Xlated };
-    let image =
-        prog_image::read(prog.fd.as_fd(), which).with_context(|| format!("program {}", prog.id))?;
+    let mut images = Vec::with_capacity(progs.len());
+    for prog in &progs {
+        let fd = prog.fd.as_fd();
+        let read = prog_image::read(fd, which).and_then(|image| Ok((image, bpf::prog::info(fd)?)));
+        images.push(read.with_context(|| format!("program {}", prog.id))?);
+    }
+    if let [(image, _)] = images.as_slice() {
+        return dump_one(image, &opts, out);
+    }
+    // Several programs: each behind bpftool's header line, or in bpftool's JSON object.
+    if !out.is_json() {
+        for (k, (image, info)) in images.iter().enumerate() {
+            if k > 0 {
+                out.raw(b"\n")?;
+            }
+            let gpl = if info.gpl_compatible { "  gpl" } else { "" };
+            let head = format!(
+                "{}: {}  name {}  tag {}{gpl}\n",
+                info.id,
+                info.type_name,
+                info.name,
+                crate::hex::compact(&info.tag)
+            );
+            out.raw(head.as_bytes())?;
+            dump_one(image, &opts, out)?;
+        }
+        return Ok(());
+    }
+    let mut all = Vec::with_capacity(images.len());
+    for (image, info) in &images {
+        let btf = load_btf(image, opts.linum, out);
+        let insns = if jited {
+            serde_json::to_value(super::jited::listing(image, btf.as_ref(), &opts)?)?
+        } else {
+            let decoded = decode(&image.code);
+            let records: Vec<XlatedInsn> = xlated(image, &decoded, btf.as_ref(), &opts).collect();
+            serde_json::to_value(records)?
+        };
+        all.push(ProgDump {
+            id: info.id,
+            prog_type: info.type_name.clone(),
+            name: info.name.clone(),
+            tag: crate::hex::compact(&info.tag),
+            gpl_compatible: info.gpl_compatible,
+            insns,
+        });
+    }
+    Ok(out.json(&all)?)
+}
+
+/// One of several dumps in JSON: bpftool's program header and the listing as `insns`.
+#[derive(Debug, Serialize)]
+struct ProgDump {
+    id: u32,
+    #[serde(rename = "type")]
+    prog_type: String,
+    name: String,
+    tag: String,
+    gpl_compatible: bool,
+    insns: serde_json::Value,
+}
+
+/// One program's dump: the raw image to FILE, the DOT graph, or the listing.
+fn dump_one(image: &ProgImage, opts: &DumpOptions, out: &mut Output) -> Result<()> {
     if let Some(path) = &opts.file {
         write_new_file(path, &image.code)?;
         out.done(None)?;
         return Ok(());
     }
-    let btf = load_btf(&image, opts.linum, out);
-    if jited {
-        let funcs = super::jited::listing(&image, btf.as_ref(), &opts)?;
+    let btf = load_btf(image, opts.linum, out);
+    if opts.code == DumpCode::Jited {
+        let funcs = super::jited::listing(image, btf.as_ref(), opts)?;
         return Ok(out.listing(funcs)?);
     }
     let insns = decode(&image.code);
-    let records = xlated(&image, &insns, btf.as_ref(), &opts);
+    let records = xlated(image, &insns, btf.as_ref(), opts);
     if opts.visual && !out.is_json() {
         let records: Vec<XlatedInsn> = records.collect();
-        let dot = visual(&image, &insns, &records, btf.as_ref());
+        let dot = visual(image, &insns, &records, btf.as_ref());
         return Ok(out.raw(dot.as_bytes())?);
     }
     Ok(out.listing(records)?)
