@@ -390,3 +390,18 @@ fn several_programs_by_name_dump_like_bpftool() {
     assert_eq!(code, 1);
     assert!(err.contains("several programs match"), "{err}");
 }
+
+#[test]
+fn completion_offers_full_names() {
+    require_kernel!("prog load");
+    let _loaded = dump_fixture();
+    let out = rbt()
+        .env("RBT_COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "4")
+        .env("_CLAP_IFS", "\n")
+        .args(["--", "rbt", "prog", "show", "name", "rbt_dump_long_x"])
+        .output()
+        .expect("rbt completion");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l == XDP), "{text}");
+}
