@@ -10,6 +10,8 @@ PREFIX      ?= /usr/local
 DEBIAN_PKGS += zsh fish bash-completion man-db
 # <sys/sdt.h> for the USDT test target (tests/usdt.rs).
 DEBIAN_PKGS += systemtap-sdt-dev
+# Graphviz renders `prog dump xlated visual`; objdump cross-checks `prog dump jited` (tests/prog_dump.rs).
+DEBIAN_PKGS += graphviz binutils
 
 .PHONY: deps build examples demo test bench clean
 .PHONY: docs install uninstall

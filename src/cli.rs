@@ -119,6 +119,12 @@ pub enum ProgVerb {
         #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
         words: Vec<String>,
     },
+    /// Print a program's translated instructions (xlated) or its JITed machine code.
+    #[command(after_help = DUMP_HELP)]
+    Dump {
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
+    },
     /// Load the first program of OBJ and pin it at PATH.
     #[command(
         after_help = "PATH defaults to /sys/fs/bpf/<stem>, the file name without `.o` and `.bpf`.\n\
@@ -141,6 +147,14 @@ Options after OBJ [PATH], as in bpftool:\n  type TYPE                    program
     #[command(after_help = TRACELOG_HELP)]
     Tracelog(TracelogArgs),
 }
+
+const DUMP_HELP: &str = "\
+  file FILE  write the raw image (instructions or machine code) to FILE, nothing else
+  opcodes    also print each instruction's bytes
+  linum      also print the file, line and column of each source line
+  visual     xlated only: print the control-flow graph as Graphviz DOT (`| dot -Tsvg`)
+Source lines (`; ...`) and function signatures come from the program's BTF when it has
+some. jited disassembles x86-64 (AT&T syntax); on other hosts use `file FILE`.";
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {

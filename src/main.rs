@@ -10,6 +10,7 @@ mod grammar;
 mod handle;
 mod hex;
 mod input;
+mod insn;
 mod output;
 mod rollback;
 

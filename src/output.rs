@@ -25,6 +25,13 @@ pub trait Tabular {
     fn row(&self) -> Vec<String>;
 }
 
+/// A record with a text form of its own instead of a table row: one or more lines of a
+/// code listing (`prog dump`), written as they are in table mode.
+pub trait Listing {
+    /// Append this record's lines (each ending in a newline) to `text`.
+    fn text(&self, text: &mut String);
+}
+
 pub struct Output {
     format: Format,
     color: bool,
@@ -85,6 +92,31 @@ impl Output {
             Format::Table => self.table(T::header(), vec![item.row()]),
             _ => self.json(item),
         }
+    }
+
+    /// A listing, streamed: a JSON array of the records (as `seq_begin`), or each record's
+    /// own text.
+    pub fn listing<T, I>(&mut self, items: I) -> io::Result<()>
+    where
+        T: Serialize + Listing,
+        I: IntoIterator<Item = T>,
+    {
+        if self.is_json() {
+            self.seq_begin(&[])?;
+            for item in items {
+                self.seq_item(&item, Vec::new)?;
+            }
+            return self.seq_end();
+        }
+        let mut text = String::with_capacity(1 << 16);
+        for item in items {
+            item.text(&mut text);
+            if text.len() >= 1 << 16 {
+                self.out.write_all(text.as_bytes())?;
+                text.clear();
+            }
+        }
+        self.out.write_all(text.as_bytes())
     }
 
     /// A verb with nothing to show: `null` in JSON mode (as bpftool), else `message` if any.

@@ -6,6 +6,7 @@ pub mod bpffs;
 pub mod btf;
 pub mod caps;
 pub mod catalog;
+pub mod kallsyms;
 pub mod link;
 pub mod link_pin;
 pub mod log;
@@ -19,6 +20,7 @@ pub mod object;
 pub mod perf;
 pub mod pids;
 pub mod prog;
+pub mod prog_image;
 pub mod stream;
 pub mod usdt;
 

@@ -11,6 +11,7 @@ use super::{c_chars, errno, kernel_error, static_str};
 pub struct ProgInfo {
     pub id: u32,
     pub type_name: String,
+    /// The full name: from BTF func_info when the kernel's 15 characters are all used.
     pub name: String,
     pub tag: [u8; 8],
     pub gpl_compatible: bool,
@@ -56,7 +57,7 @@ pub fn info(fd: BorrowedFd<'_>) -> Result<ProgInfo> {
     Ok(ProgInfo {
         id: raw.id,
         type_name: prog_type_name(raw.type_),
-        name: c_chars(&raw.name),
+        name: super::prog_image::full_name(fd, &c_chars(&raw.name), raw.btf_id, raw.nr_func_info),
         tag: raw.tag,
         gpl_compatible: raw.gpl_compatible() != 0,
         run_time_ns: raw.run_time_ns,

@@ -19,6 +19,7 @@
 
 pub mod codec;
 pub mod format;
+pub mod func;
 pub mod parse;
 
 use std::path::Path;
@@ -140,6 +141,10 @@ pub struct DatasecVar {
 #[derive(Debug, Clone)]
 pub struct Btf {
     types: Vec<Type>,
+    /// The string section (line_info and func_info point into it).
+    strings: Vec<u8>,
+    /// Return type and parameters of each FUNC_PROTO, by type id (see func.rs).
+    protos: std::collections::HashMap<u32, func::Proto>,
 }
 
 fn rd32(b: &[u8], at: usize) -> Result<u32> {
@@ -179,14 +184,26 @@ impl Btf {
             .get(hdr_len + str_off..hdr_len + str_off + str_len)
             .context("BTF string section out of bounds")?;
         let mut types = vec![Type::Void];
+        let mut protos = std::collections::HashMap::new();
         let mut at = 0usize;
         while at < types_bytes.len() {
             let (ty, used) = parse_type(types_bytes, at, strings)
                 .with_context(|| format!("BTF type id {}", types.len()))?;
+            if ty == Type::FuncProto {
+                protos.insert(
+                    types.len() as u32,
+                    func::Proto::parse(types_bytes, at, strings)?,
+                );
+            }
             types.push(ty);
             at += used;
         }
-        Ok(Btf { types }.link_datasecs())
+        Ok(Btf {
+            types,
+            strings: strings.to_vec(),
+            protos,
+        }
+        .link_datasecs())
     }
 
     /// The BTF object the kernel holds under `id` (a map's or program's `btf_id`).

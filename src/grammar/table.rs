@@ -1,7 +1,7 @@
 // The grammar table: every object's and verb's words and examples, in one place. A new verb
 // is one entry here (and one function in src/cmd/). See ARCHITECTURE.md.
 
-use super::words::{NetAttachType, ShellName, UpdateFlag, Word};
+use super::words::{DumpCode, NetAttachType, ShellName, UpdateFlag, Word};
 use super::{Group, Slot, Source, Syntax, Value};
 use crate::bpf::Kind;
 
@@ -151,6 +151,15 @@ const NET_DETACH_SLOTS: &[Slot] = &[
     Slot::kw(&["handle"], &[Value::Number("H")]),
 ];
 
+const DUMP_SLOTS: &[Slot] = &[
+    Slot::pos("CODE", &[Value::Choice("CODE", DumpCode::WORDS)]),
+    Slot::pos("PROG", &[PROG]),
+    Slot::kw(&["file"], &[LOCAL_FILE]),
+    Slot::kw(&["opcodes"], &[]),
+    Slot::kw(&["linum"], &[]),
+    Slot::kw(&["visual"], &[]),
+];
+
 const ONE_PROG: &[Slot] = &[Slot::pos("PROG", &[PROG]).optional()];
 const ONE_MAP: &[Slot] = &[Slot::pos("MAP", &[MAP])];
 const ANY_MAP: &[Slot] = &[Slot::pos("MAP", &[MAP]).optional()];
@@ -181,6 +190,13 @@ static TABLE: &[Syntax] = &[
     ]),
     verb("prog", "pin", &[Slot::pos("PROG", &[PROG]), Slot::pos("FILE", &[PIN_FILE])], &[
         "rbt prog pin id 7 /sys/fs/bpf/mine",
+    ]),
+    verb("prog", "dump", DUMP_SLOTS, &[
+        "rbt prog dump xlated id 7",
+        "rbt prog dump xlated name xdp_pass linum opcodes",
+        "rbt prog dump xlated id 7 visual | dot -Tsvg > prog.svg",
+        "rbt -j prog dump jited pinned /sys/fs/bpf/xdp_drop",
+        "rbt prog dump jited id 7 file prog.bin",
     ]),
     verb("prog", "load", LOAD_SLOTS, &[
         "rbt prog load examples/xdp_drop.bpf.o",

@@ -42,6 +42,14 @@ word_enum! {
 }
 
 word_enum! {
+    /// Which code `prog dump` prints.
+    pub enum DumpCode {
+        Xlated = "xlated",
+        Jited = "jited",
+    }
+}
+
+word_enum! {
     /// `map update` flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST.
     #[derive(Default)]
     pub enum UpdateFlag {

@@ -68,6 +68,30 @@ pub fn fixture(name: &str) -> PathBuf {
     })
 }
 
+/// Compile tests/bpf/NAME.bpf.c without `-g` (no BTF, no func_info, no line_info).
+pub fn fixture_without_btf(name: &str) -> PathBuf {
+    built_once(format!("bpf {name} nobtf"), || {
+        let src = tests_bpf().join(format!("{name}.bpf.c"));
+        let obj = build_dir().join(format!("{name}.nobtf.{}.bpf.o", std::process::id()));
+        let flags: Vec<&str> = BPF_CFLAGS.iter().copied().filter(|f| *f != "-g").collect();
+        let out = Command::new("clang")
+            .args(&flags)
+            .arg("-c")
+            .arg(&src)
+            .arg("-o")
+            .arg(&obj)
+            .output()
+            .expect("running clang");
+        assert!(
+            out.status.success(),
+            "clang {}: {}",
+            src.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        obj
+    })
+}
+
 /// Build the user-space program tests/bpf/NAME.c with `gcc FLAGS -o OUT` (once per test
 /// process) and return its path; `hint` is added to the failure message.
 pub fn target_program(name: &str, flags: &[&str], hint: &str) -> PathBuf {

@@ -1,4 +1,8 @@
-// `prog` verbs: show, pin, load, loadall; the program record and its table row.
+// `prog` verbs: show, pin, load, loadall, run; the program record and its table row.
+// `dump` (xlated and jited code) lives in dump.rs and jited.rs.
+
+mod dump;
+mod jited;
 
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -23,6 +27,7 @@ pub fn run(verb: Option<ProgVerb>, g: &Globals, out: &mut Output) -> Result<()> 
     match verb.unwrap_or(ProgVerb::Show { words: Vec::new() }) {
         ProgVerb::Show { words } => object_verbs::show(Kind::Prog, &words, g, out, record),
         ProgVerb::Pin { words } => object_verbs::pin(Kind::Prog, &words, g, out),
+        ProgVerb::Dump { words } => dump::dump(&words, out),
         ProgVerb::Load(args) => load(&args, false, g, out),
         ProgVerb::Loadall(args) => load(&args, true, g, out),
         ProgVerb::Run { words } => test_run(&words, out),

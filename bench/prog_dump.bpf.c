@@ -1,0 +1,46 @@
+// Benchmark fixture for `prog dump xlated`: one straight-line XDP program of 10^DEPTH * 4
+// steps repeated by macros (about 5 instructions and 2 source lines each), plus a map lookup.
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#ifndef DEPTH
+#define DEPTH 4
+#endif
+
+#define STEP x = x * 2654435761u + 1; x ^= x >> 7;
+#define X4 STEP STEP STEP STEP
+#define X40 X4 X4 X4 X4 X4 X4 X4 X4 X4 X4
+#define X400 X40 X40 X40 X40 X40 X40 X40 X40 X40 X40
+#define X4000 X400 X400 X400 X400 X400 X400 X400 X400 X400 X400
+#define X40000 X4000 X4000 X4000 X4000 X4000 X4000 X4000 X4000 X4000 X4000
+#define X400000 X40000 X40000 X40000 X40000 X40000 X40000 X40000 X40000 X40000 X40000
+#define CAT(a, b) a##b
+#define REPEAT(d) CAT(REPEAT_, d)
+#define REPEAT_1 X40
+#define REPEAT_2 X400
+#define REPEAT_3 X4000
+#define REPEAT_4 X40000
+#define REPEAT_5 X400000
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} bench_out SEC(".maps");
+
+SEC("xdp")
+int rbt_bench_big_xdp_program(struct xdp_md *ctx)
+{
+	__u64 x = ctx->data_end - ctx->data;
+	__u32 key = 0;
+	__u64 *out;
+
+	REPEAT(DEPTH)
+	out = bpf_map_lookup_elem(&bench_out, &key);
+	if (out)
+		*out = x;
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "GPL";
