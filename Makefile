@@ -10,6 +10,8 @@ PREFIX      ?= /usr/local
 DEBIAN_PKGS += zsh fish bash-completion man-db
 # <sys/sdt.h> for the USDT test target (tests/usdt.rs).
 DEBIAN_PKGS += systemtap-sdt-dev
+# promtool and a Prometheus server for the metrics tests (tests/metrics.rs).
+DEBIAN_PKGS += prometheus
 
 .PHONY: deps build examples demo test bench clean
 .PHONY: docs install uninstall
