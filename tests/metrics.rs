@@ -15,6 +15,14 @@ use common::netns::*;
 use common::*;
 use serde_json::Value;
 
+/// Held by the tests that need BPF statistics on (or that turn the sysctl on and off), so
+/// one never turns off what another relies on.
+static STATS: Mutex<()> = Mutex::new(());
+
+fn stats_lock() -> std::sync::MutexGuard<'static, ()> {
+    STATS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The exposition lines of family `name` (samples only).
 fn samples<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
     text.lines()
@@ -507,6 +515,7 @@ impl Drop for Prometheus {
 #[test]
 fn prometheus_sees_xdp_traffic_through_serve() {
     require_kernel!("net xdp");
+    let _stats = stats_lock();
     let l = loaded();
     let lab = Lab::new("m");
     let (prog_pin, prog_id) = l.find("rbt_metrics_xdp");
@@ -552,4 +561,48 @@ fn prometheus_sees_xdp_traffic_through_serve() {
     );
     drop(prom);
     drop(serve);
+}
+
+#[test]
+fn without_cap_sys_admin_print_and_serve_fail_at_once_with_a_hint() {
+    require_kernel!("bpf maps");
+    let rbt = assert_cmd::cargo::cargo_bin("rbt");
+    for verb in [&["print"][..], &["serve", "--listen", "127.0.0.1:0"][..]] {
+        let out = Command::new("setpriv")
+            .args(["--inh-caps=-sys_admin", "--bounding-set=-sys_admin"])
+            .arg(&rbt)
+            .arg("metrics")
+            .args(verb)
+            .output()
+            .expect("setpriv (util-linux)");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{verb:?}: {err}");
+        assert!(
+            err.contains("listing programs: Operation not permitted"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn serve_leaves_statistics_alone_when_the_sysctl_has_them_on() {
+    require_kernel!("bpf stats");
+    let _stats = stats_lock();
+    const SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
+    let before = std::fs::read_to_string(SYSCTL).expect("sysctl");
+    std::fs::write(SYSCTL, "1").expect("turning the sysctl on");
+    let serve = Serve::start(&[]);
+    let ok = serve.logged("already on (kernel.bpf_stats_enabled=1); left alone");
+    let holds = serve.holds("anon_inode:bpf-stats");
+    drop(serve);
+    let after = std::fs::read_to_string(SYSCTL).expect("sysctl");
+    std::fs::write(SYSCTL, before.trim()).expect("restoring the sysctl");
+    assert!(ok, "serve said it left the statistics alone");
+    assert!(!holds, "serve took no stats fd of its own");
+    assert_eq!(
+        after.trim(),
+        "1",
+        "the sysctl is as the other owner left it"
+    );
 }

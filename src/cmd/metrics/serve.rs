@@ -31,6 +31,8 @@ pub fn serve(args: &MetricsServeArgs, out: &mut Output) -> Result<()> {
     }
     let targets = super::targets(&args.maps, Some(args.max_series))?;
     scrape::check(&targets)?;
+    // Listing programs needs CAP_SYS_ADMIN: without it every scrape would fail, so say so now.
+    crate::bpf::ids(crate::bpf::Kind::Prog)?;
     let listener = bind(&args.listen)?;
     let addr = listener
         .local_addr()
