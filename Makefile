@@ -12,6 +12,8 @@ DEBIAN_PKGS += zsh fish bash-completion man-db
 DEBIAN_PKGS += systemtap-sdt-dev
 # Graphviz renders `prog dump xlated visual`; objdump cross-checks `prog dump jited` (tests/prog_dump.rs).
 DEBIAN_PKGS += graphviz binutils
+# promtool and a Prometheus server for the metrics tests (tests/metrics.rs).
+DEBIAN_PKGS += prometheus
 
 .PHONY: deps build examples demo test bench clean
 .PHONY: docs install uninstall

@@ -90,6 +90,12 @@ pub enum Object {
         #[command(subcommand)]
         verb: Option<NetVerb>,
     },
+    /// Export programs' run statistics and maps' values in Prometheus' text format.
+    #[command(after_help = "An object alone runs `print`: `rbt metrics` = `rbt metrics print`.")]
+    Metrics {
+        #[command(subcommand)]
+        verb: Option<MetricsVerb>,
+    },
     /// Generate a shell completion script on stdout.
     #[command(
         after_help = "bash, zsh and fish scripts ask rbt for candidates at each TAB: live ids with \
@@ -619,6 +625,79 @@ pub struct NetAttachArgs {
     /// tcx: put the program after PROG in the chain.
     #[arg(long, value_name = "PROG")]
     pub after: Option<String>,
+}
+
+// ---- metrics verbs ----
+
+#[derive(Subcommand, Debug)]
+pub enum MetricsVerb {
+    /// Print the Prometheus text exposition of programs and maps on stdout.
+    #[command(after_help = METRICS_HELP)]
+    Print(MetricsPrintArgs),
+    /// Serve the exposition at http://ADDR/metrics, read from the kernel at each scrape.
+    #[command(after_help = METRICS_SERVE_HELP)]
+    Serve(MetricsServeArgs),
+}
+
+const METRICS_HELP: &str = "\
+Families: rbt_prog_info{id,name,type,tag}, rbt_prog_run_count_total and
+rbt_prog_run_time_seconds_total{id,name} (nonzero only while BPF statistics are enabled:
+kernel.bpf_stats_enabled, or a running `rbt metrics serve`), rbt_map_info{id,name,type},
+rbt_map_entries, rbt_map_max_entries, rbt_map_memory_bytes{id,name}.
+--map MAP: rbt_map_value_<map>[_<member>] per numeric value member (per-CPU values summed),
+labelled by the key (a scalar key is key=\"5\", a struct key one label per member, enums by
+name). --histogram MAP: a histogram of the value's bucket array. MAP is one word: id=N,
+name=NAME or a pinned /path. For node_exporter's textfile collector:
+  rbt metrics print --map name=counts > /var/lib/node_exporter/rbt.prom.$$ && mv ...";
+
+const METRICS_SERVE_HELP: &str = "\
+Each GET /metrics reads the kernel afresh (no background polling); scrapes may run in
+parallel. BPF statistics are enabled while rbt serves (and left alone when something else
+enabled them). Maps and programs that disappear between scrapes are left out, with a line on
+stderr. Stops on SIGINT or SIGTERM.";
+
+#[derive(Args, Debug)]
+pub struct MetricsMaps {
+    /// Export the values of MAP (id=N, name=NAME or /pinned/path); may be repeated.
+    #[arg(long = "map", value_name = "MAP")]
+    pub maps: Vec<String>,
+    /// Export MAP's value, an array of bucket counts, as a histogram; may be repeated.
+    #[arg(long = "histogram", value_name = "MAP")]
+    pub histograms: Vec<String>,
+    /// How bucket i of a --histogram maps to its upper bound: 2^i (log2) or i (linear).
+    #[arg(long, value_enum, value_name = "KIND", default_value = "log2")]
+    pub buckets: crate::cmd::metrics::BucketKind,
+    /// Multiply every bucket bound by X (e.g. 1e-9 for nanosecond buckets in seconds).
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub bucket_multiplier: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct MetricsPrintArgs {
+    #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+    pub words: Vec<String>,
+    #[command(flatten)]
+    pub maps: MetricsMaps,
+    /// Stop after N series (default: no limit); the rest is left out with a warning.
+    #[arg(long, value_name = "N")]
+    pub max_series: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct MetricsServeArgs {
+    #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+    pub words: Vec<String>,
+    /// Listen on ADDR: IP:PORT of this host (127.0.0.1:9435, [::1]:9435, 0.0.0.0:9435).
+    #[arg(long, value_name = "ADDR", required = true)]
+    pub listen: String,
+    #[command(flatten)]
+    pub maps: MetricsMaps,
+    /// Series per scrape at most (bounds memory); the rest is left out with a log line.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub max_series: usize,
+    /// Scrapes served at the same time at most.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub workers: usize,
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod perf;
 pub mod pids;
 pub mod prog;
 pub mod prog_image;
+pub mod stats;
 pub mod stream;
 pub mod usdt;
 

@@ -4,6 +4,7 @@ pub mod attach;
 pub mod docs;
 pub mod link;
 pub mod map;
+pub mod metrics;
 pub mod net;
 pub mod object_verbs;
 pub mod perf;
@@ -23,6 +24,7 @@ pub fn run(cli: Cli, out: &mut Output) -> Result<()> {
         Object::Perf { verb } => perf::run(verb, g, out),
         Object::Map { verb } => map::run(verb, g, out),
         Object::Net { verb } => net::run(verb, g, out),
+        Object::Metrics { verb } => metrics::run(verb, out),
         Object::Completions { words } => docs::completions(&words, out),
         Object::Man { words } => docs::man(&words, out),
     }

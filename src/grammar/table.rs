@@ -354,6 +354,20 @@ static TABLE: &[Syntax] = &[
         "rbt net detach tc_ingress dev veth0 prio 1 handle 1",
         "rbt net detach tcx_ingress id 7 dev veth0 --netns blue",
     ]),
+    // ---- metrics ----
+    verb("metrics", "", &[], &[
+        "rbt metrics print --map name=counts",
+        "rbt metrics serve --listen 127.0.0.1:9435 --map name=counts",
+    ]),
+    verb("metrics", "print", &[], &[
+        "rbt metrics print",
+        "rbt metrics print --map name=counts --map /sys/fs/bpf/flows",
+        "rbt metrics print --histogram name=latency --buckets log2 --bucket-multiplier 1e-6",
+    ]),
+    verb("metrics", "serve", &[], &[
+        "rbt metrics serve --listen 127.0.0.1:9435",
+        "rbt metrics serve --listen 0.0.0.0:9435 --map name=counts --max-series 50000",
+    ]),
     // ---- completions, man ----
     verb("completions", "", &[Slot::pos("SHELL", &[Value::Choice("SHELL", ShellName::WORDS)])], &[
         "rbt completions bash > ~/.local/share/bash-completion/completions/rbt",
