@@ -10,6 +10,8 @@ PREFIX      ?= /usr/local
 DEBIAN_PKGS += zsh fish bash-completion man-db
 # <sys/sdt.h> for the USDT test target (tests/usdt.rs).
 DEBIAN_PKGS += systemtap-sdt-dev
+# A pseudo-terminal for the `prog top` full-screen test (tests/top.rs).
+DEBIAN_PKGS += tmux
 
 .PHONY: deps build examples demo test bench clean
 .PHONY: docs install uninstall

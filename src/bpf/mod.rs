@@ -19,6 +19,7 @@ pub mod object;
 pub mod perf;
 pub mod pids;
 pub mod prog;
+pub mod stats;
 pub mod stream;
 pub mod usdt;
 
