@@ -14,6 +14,8 @@ DEBIAN_PKGS += systemtap-sdt-dev
 DEBIAN_PKGS += graphviz binutils
 # promtool and a Prometheus server for the metrics tests (tests/metrics.rs).
 DEBIAN_PKGS += prometheus
+# A pseudo-terminal for the `prog top` full-screen test (tests/top.rs).
+DEBIAN_PKGS += tmux
 
 .PHONY: deps build examples demo test bench clean
 .PHONY: docs install uninstall

@@ -152,6 +152,33 @@ Options after OBJ [PATH], as in bpftool:\n  type TYPE                    program
     /// Follow the kernel's trace_pipe (bpf_printk output); same as `perf tracelog`.
     #[command(after_help = TRACELOG_HELP)]
     Tracelog(TracelogArgs),
+    /// Watch every program's runs/s, ns per run and CPU share live (full screen or JSON lines).
+    #[command(after_help = TOP_HELP)]
+    Top(TopArgs),
+}
+
+pub const TOP_HELP: &str = "\
+Statistics come from BPF_ENABLE_STATS, turned on only while rbt runs (left alone when
+kernel.bpf_stats_enabled is 1 already); it needs CAP_SYS_ADMIN.
+On a terminal: a full-screen view; keys: s sort, / filter by name or type, p pause,
+up/down scroll, ? help, q quit. With -j or when stdout is not a terminal: one JSON line
+per program per interval {\"timestamp\",\"id\",\"type\",\"name\",\"run_cnt\",\"run_time_ns\",
+\"runs_per_sec\",\"avg_ns\",\"cpu_pct\",\"host_cpu_pct\"}; cpu_pct is % of one core.";
+
+#[derive(Args, Debug)]
+pub struct TopArgs {
+    #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+    pub words: Vec<String>,
+    /// Time between samples (humantime: 1s, 500ms, 2s).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "1s")]
+    pub interval: std::time::Duration,
+    /// Order programs by: runtime (total), rate (runs/s), avg (ns per run), cpu (share).
+    #[arg(long, value_name = "KEY", default_value = "cpu",
+          value_parser = clap::builder::PossibleValuesParser::new(<crate::grammar::words::TopSort as crate::grammar::words::Word>::WORDS))]
+    pub sort: String,
+    /// Stop after N intervals (JSON lines mode).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
 }
 
 const DUMP_HELP: &str = "\
@@ -460,6 +487,32 @@ inner_map, link, path_fd, vtype_btf_obj_fd, token_fd, segv_on_fault, no_user_con
     /// Print what a ring buffer or perf event array receives (same as `perf events`).
     #[command(name = "event_pipe", after_help = EVENTS_HELP)]
     EventPipe(EventsArgs),
+    /// Dump MAP every interval, or with --delta the per-second rate of its numeric members.
+    #[command(after_help = WATCH_HELP)]
+    Watch(WatchArgs),
+}
+
+pub const WATCH_HELP: &str = "\
+Each interval prints the typed dump (JSON lines {\"timestamp\",\"key\",\"value\"|\"values\"}).
+--delta prints {\"timestamp\",\"key\",\"rate\"}: the value with every numeric member replaced
+by its change per second (per-CPU values summed first), non-numeric members left out; the
+first line comes after one interval. A map whose value has no numeric member is an error.";
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+    pub words: Vec<String>,
+    /// Time between dumps (humantime: 1s, 500ms, 2s).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "1s")]
+    pub interval: std::time::Duration,
+    /// Print per-key rates (change per second) of numeric members instead of values.
+    #[arg(long)]
+    pub delta: bool,
+    /// Stop after N intervals.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    #[command(flatten)]
+    pub types: MapTypeArgs,
 }
 
 // ---- link / perf / attach verbs ----

@@ -9,6 +9,7 @@ pub mod net;
 pub mod object_verbs;
 pub mod perf;
 pub mod prog;
+pub mod top;
 pub mod usdt;
 
 use anyhow::Result;

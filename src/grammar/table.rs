@@ -222,6 +222,11 @@ static TABLE: &[Syntax] = &[
             "rbt prog attach id 7 cgroup /sys/fs/cgroup/unified cgroup_inet_ingress",
         ],
     },
+    verb("prog", "top", &[Slot::pos("PROG", &[PROG]).any_number()], &[
+        "rbt prog top",
+        "rbt prog top name xdp_drop --interval 2s --sort rate",
+        "rbt -j prog top --count 5 | jq -c 'select(.runs_per_sec > 0)'",
+    ]),
     verb("prog", "tracelog", &[], &[
         "rbt prog tracelog",
         "rbt -j prog tracelog --count 10 | jq -r .message",
@@ -300,6 +305,11 @@ static TABLE: &[Syntax] = &[
     verb("map", "event_pipe", ONE_MAP, &[
         "rbt map event_pipe name events --count 100",
         "rbt -j map event_pipe pinned /sys/fs/bpf/events --type 'struct event' --duration 10s",
+    ]),
+    verb("map", "watch", ONE_MAP, &[
+        "rbt map watch name counters",
+        "rbt -j map watch pinned /sys/fs/bpf/flows --interval 5s --delta",
+        "rbt map watch id 7 --count 10 --delta",
     ]),
     // ---- link ----
     verb("link", "", &[], &["rbt link show", "rbt link detach id 12"]),

@@ -61,6 +61,22 @@ word_enum! {
 }
 
 word_enum! {
+    /// What `prog top --sort` orders programs by.
+    #[derive(Default)]
+    pub enum TopSort {
+        /// Total run time since load.
+        Runtime = "runtime",
+        /// Runs per second in the last interval.
+        Rate = "rate",
+        /// Nanoseconds per run in the last interval.
+        Avg = "avg",
+        /// Share of CPU in the last interval.
+        #[default]
+        Cpu = "cpu",
+    }
+}
+
+word_enum! {
     /// The shells `rbt completions` writes scripts for.
     pub enum ShellName {
         Bash = "bash",

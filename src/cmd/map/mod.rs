@@ -9,6 +9,7 @@ mod queue;
 mod show;
 mod update_from;
 mod view;
+mod watch;
 mod words;
 
 use std::rc::Rc;
@@ -52,6 +53,7 @@ pub fn run(verb: Option<MapVerb>, g: &Globals, out: &mut Output) -> Result<()> {
         }
         MapVerb::Freeze { words } => create::freeze(&words, out),
         MapVerb::EventPipe(args) => crate::cmd::perf::events(&args, g, out),
+        MapVerb::Watch(args) => watch::watch(&args, out),
     }
 }
 

@@ -10,7 +10,7 @@ use anyhow::Result;
 use tiny_http::{Header, Method, Request, Response, Server};
 
 use super::scrape::{self, Targets};
-use crate::bpf::stats::{self, StatsGuard};
+use crate::bpf::stats::{self, StatsSource};
 use crate::bpf::stream;
 use crate::cli::MetricsServeArgs;
 use crate::error::{hinted, usage};
@@ -40,7 +40,7 @@ pub fn serve(args: &MetricsServeArgs, out: &mut Output) -> Result<()> {
     let server = Server::from_listener(listener, None)
         .map_err(|e| anyhow::anyhow!("serving on {addr}: {e}"))?;
     stream::install_stop_handlers()?;
-    let guard = match stats::enable() {
+    let guard = match stats::enable_run_time_stats() {
         Ok(g) => Some(g),
         Err(e) => {
             log(&format!(
@@ -50,8 +50,8 @@ pub fn serve(args: &MetricsServeArgs, out: &mut Output) -> Result<()> {
         }
     };
     match &guard {
-        Some(StatsGuard::Held { .. }) => log("BPF run-time statistics enabled while rbt serves"),
-        Some(StatsGuard::AlreadyOn) => {
+        Some(StatsSource::Held(_)) => log("BPF run-time statistics enabled while rbt serves"),
+        Some(StatsSource::AlreadyOn) => {
             log("BPF run-time statistics already on (kernel.bpf_stats_enabled=1); left alone")
         }
         None => {}

@@ -33,6 +33,7 @@ pub fn run(verb: Option<ProgVerb>, g: &Globals, out: &mut Output) -> Result<()> 
         ProgVerb::Run { words } => test_run(&words, out),
         ProgVerb::Attach(args) => crate::cmd::attach::attach(&args, g, out),
         ProgVerb::Tracelog(args) => crate::cmd::perf::tracelog(&args, g, out),
+        ProgVerb::Top(args) => crate::cmd::top::top(&args, out),
     }
 }
 
