@@ -6,6 +6,7 @@ pub mod bpffs;
 pub mod btf;
 pub mod caps;
 pub mod catalog;
+pub mod cgroup;
 pub mod link;
 pub mod link_pin;
 pub mod log;

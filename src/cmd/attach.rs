@@ -8,9 +8,11 @@ use anyhow::{Context, Result};
 
 use crate::bpf::{self, attach as k, bpffs, link_pin, Kind};
 use crate::cli::{AttachArgs, Globals};
+use crate::cmd::map_attach;
 use crate::cmd::object_verbs::pins_by_id;
 use crate::cmd::usdt::{self, UsdtTarget};
 use crate::error::{hinted, usage};
+use crate::grammar::words::{MapAttachType, Word};
 use crate::grammar::{self, Matches};
 use crate::handle::{self, Handle};
 use crate::output::Output;
@@ -47,6 +49,12 @@ pub enum Hook {
     Cgroup {
         path: PathBuf,
         attach_type: String,
+    },
+    /// bpftool's map-attached types (a sockmap or sockhash), and the flow dissector (the
+    /// current network namespace, no map): classic BPF_PROG_ATTACH, see map_attach.rs.
+    Map {
+        attach_type: MapAttachType,
+        map: Option<Handle>,
     },
 }
 
@@ -147,6 +155,15 @@ impl Hook {
                 path: PathBuf::from(target),
                 attach_type: given.word(1).to_owned(),
             },
+            other if MapAttachType::from_word(other).is_some() => Hook::Map {
+                attach_type: MapAttachType::from_word(other)
+                    .ok_or_else(|| usage(format!("unknown attach type `{other}`")))?,
+                map: if given.slot.values.is_empty() {
+                    None
+                } else {
+                    m.handle(other)?
+                },
+            },
             other => return Err(usage(format!("internal: hook `{other}` has no parser"))),
         };
         if pid.is_some() && !matches!(hook, Hook::Uprobe { .. } | Hook::Usdt { .. }) {
@@ -172,6 +189,7 @@ impl Hook {
             Hook::Tracing(w) => w,
             Hook::Usdt { .. } => "usdt",
             Hook::Cgroup { .. } => "cgroup",
+            Hook::Map { attach_type, .. } => attach_type.word(),
         }
     }
 
@@ -192,6 +210,11 @@ impl Hook {
                 "sock_ops",
                 "lsm",
             ],
+            Hook::Map { attach_type, .. } => match attach_type.prog_type() {
+                "sk_msg" => &["sk_msg"],
+                "sk_skb" => &["sk_skb"],
+                _ => &["flow_dissector"],
+            },
         }
     }
 }
@@ -229,6 +252,9 @@ pub fn attach(args: &AttachArgs, g: &Globals, out: &mut Output) -> Result<()> {
         .handle("PROG")?
         .ok_or_else(|| usage("prog attach: expected PROG"))?;
     let hook = Hook::from_matches(&m)?;
+    if let Hook::Map { attach_type, map } = &hook {
+        return map_attach::attach(&handle, *attach_type, map.as_ref(), args, out);
+    }
     bpffs::ensure_mounted(g.nomount)?;
     let prog = handle::resolve_one(Kind::Prog, &handle)?;
     let info = bpf::prog::info(prog.fd.as_fd())?;
@@ -299,7 +325,7 @@ pub fn attach(args: &AttachArgs, g: &Globals, out: &mut Output) -> Result<()> {
 }
 
 /// The default pin of the link: the naming rule is `link_pin::prog_attach_default`.
-fn default_link_pin(handle: &Handle, prog_id: u32) -> Result<PathBuf> {
+pub(crate) fn default_link_pin(handle: &Handle, prog_id: u32) -> Result<PathBuf> {
     let prog_pin = match handle {
         Handle::Pinned(p) => Some(p.display().to_string()),
         _ => pins_by_id(Kind::Prog)
@@ -434,6 +460,7 @@ fn create(hook: &Hook, prog: BorrowedFd<'_>, g: &Globals) -> Result<OwnedFd> {
             })
         }
         Hook::Usdt { .. } => anyhow::bail!("usdt: attached by usdt::attach"),
+        Hook::Map { .. } => anyhow::bail!("map attach types: attached by map_attach::attach"),
     }
 }
 
