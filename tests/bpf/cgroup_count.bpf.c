@@ -1,5 +1,6 @@
 // Fixture: cgroup programs that count what a test cgroup's processes do: IPv4 connects
-// (cgroup_sock_addr) and egress packets (cgroup_skb); each lets everything through.
+// (cgroup_sock_addr) and egress packets (cgroup_skb, two programs for `replace`); each
+// lets everything through.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -27,6 +28,14 @@ int rbt_cg_connect4(struct bpf_sock_addr *ctx)
 
 SEC("cgroup_skb/egress")
 int rbt_cg_egress(struct __sk_buff *skb)
+{
+	bump(1);
+	return 1;
+}
+
+/* A second egress program, for `cgroup attach ... replace PROG`. */
+SEC("cgroup_skb/egress")
+int rbt_cg_egress2(struct __sk_buff *skb)
 {
 	bump(1);
 	return 1;
