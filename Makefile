@@ -10,6 +10,8 @@ PREFIX      ?= /usr/local
 DEBIAN_PKGS += zsh fish bash-completion man-db
 # <sys/sdt.h> for the USDT test target (tests/usdt.rs).
 DEBIAN_PKGS += systemtap-sdt-dev
+# nsenter for the flow_dissector test (tests/sockmap.rs).
+DEBIAN_PKGS += util-linux
 
 .PHONY: deps build examples demo test bench clean
 .PHONY: docs install uninstall

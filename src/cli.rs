@@ -140,7 +140,7 @@ Options after OBJ [PATH], as in bpftool:\n  type TYPE                    program
     /// Load every program of OBJ and pin each one under DIR.
     #[command(after_help = "Takes the same options as `prog load`.")]
     Loadall(LoadArgs),
-    /// Attach a loaded program to a hook through a BPF link, and pin the link.
+    /// Attach a program to a hook through a pinned BPF link, or to a sockmap or the netns.
     #[command(after_help = ATTACH_HELP)]
     Attach(AttachArgs),
     /// Detach a program attached to a sockmap/sockhash or to the flow dissector.

@@ -559,6 +559,20 @@ mod tests {
             })
         );
         assert_eq!(hook("fexit").ok(), Some(Hook::Tracing("fexit")));
+        assert_eq!(
+            hook("sk_msg_verdict id 5").ok(),
+            Some(Hook::Map {
+                attach_type: MapAttachType::SkMsgVerdict,
+                map: Some(Handle::Id(5))
+            })
+        );
+        assert_eq!(
+            hook("flow_dissector").ok(),
+            Some(Hook::Map {
+                attach_type: MapAttachType::FlowDissector,
+                map: None
+            })
+        );
     }
 
     #[test]
@@ -577,6 +591,10 @@ mod tests {
             "tracepoint a:b pid 4",
             "fentry extra",
             "bogus x",
+            "sk_msg_verdict",
+            "sk_skb_verdict name",
+            "flow_dissector id 3",
+            "sk_msg_verdict id 1 tracepoint a:b",
         ] {
             let err = hook(bad).unwrap_err();
             assert_eq!(crate::error::exit_code(&err), 2, "{bad}");
