@@ -16,6 +16,8 @@ DEBIAN_PKGS += graphviz binutils
 DEBIAN_PKGS += prometheus
 # A pseudo-terminal for the `prog top` full-screen test (tests/top.rs).
 DEBIAN_PKGS += tmux
+# nsenter for the flow_dissector test (tests/sockmap.rs).
+DEBIAN_PKGS += util-linux
 
 .PHONY: deps build examples demo test bench clean
 .PHONY: docs install uninstall

@@ -96,6 +96,12 @@ pub enum Object {
         #[command(subcommand)]
         verb: Option<MetricsVerb>,
     },
+    /// Show, attach and detach the BPF programs of cgroup v2 directories.
+    #[command(after_help = "An object alone runs `show` of the cgroup v2 root.")]
+    Cgroup {
+        #[command(subcommand)]
+        verb: Option<CgroupVerb>,
+    },
     /// Generate a shell completion script on stdout.
     #[command(
         after_help = "bash, zsh and fish scripts ask rbt for candidates at each TAB: live ids with \
@@ -146,9 +152,15 @@ Options after OBJ [PATH], as in bpftool:\n  type TYPE                    program
     /// Load every program of OBJ and pin each one under DIR.
     #[command(after_help = "Takes the same options as `prog load`.")]
     Loadall(LoadArgs),
-    /// Attach a loaded program to a hook through a BPF link, and pin the link.
+    /// Attach a program to a hook through a pinned BPF link, or to a sockmap or the netns.
     #[command(after_help = ATTACH_HELP)]
     Attach(AttachArgs),
+    /// Detach a program attached to a sockmap/sockhash or to the flow dissector.
+    #[command(after_help = PROG_DETACH_HELP)]
+    Detach {
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
+    },
     /// Follow the kernel's trace_pipe (bpf_printk output); same as `perf tracelog`.
     #[command(after_help = TRACELOG_HELP)]
     Tracelog(TracelogArgs),
@@ -559,8 +571,15 @@ written with libbpf's <bpf/usdt.bpf.h> (BPF_USDT); a probe with several sites ge
 uprobe_multi link (or a link per site, pinned as <pin>, <pin>_2, ...).
 fentry, fexit and fmod_ret attach to the target the program was loaded for.
 cgroup: e.g. cgroup /sys/fs/cgroup/unified cgroup_inet_ingress.
+sk_msg_verdict, sk_skb_verdict, sk_skb_stream_verdict, sk_skb_stream_parser MAP attach to a
+sockmap or sockhash, flow_dissector to the current network namespace, the classic way
+(BPF_PROG_ATTACH, as bpftool; no link, no pin): `prog detach` undoes them.
 The link is pinned beside the program's pin as <pin>_link (or <bpffs>/rbt_link_<id>
 when the program is not pinned); --pin PATH chooses. A failed attach leaves nothing.";
+
+pub const PROG_DETACH_HELP: &str = "\
+Undoes `prog attach PROG ATTACH_TYPE MAP` (and `flow_dissector`, on the current network
+namespace). Links are detached with `link detach`.";
 
 pub const TRACELOG_HELP: &str = "\
 Streams until Ctrl-C, SIGTERM, a closed stdout, --count or --duration. With --json each
@@ -614,6 +633,54 @@ pub struct EventsArgs {
     pub pages: usize,
     #[command(flatten)]
     pub limits: StreamLimits,
+}
+
+// ---- cgroup verbs ----
+
+#[derive(Subcommand, Debug)]
+pub enum CgroupVerb {
+    /// Show the programs attached to a cgroup (both classic attachments and links).
+    #[command(
+        visible_alias = "list",
+        after_help = "CGROUP defaults to the cgroup v2 mount. `effective` adds the programs inherited from \
+ancestors.\nFields as bpftool's (id, attach_type, attach_flags, name, attach_btf_*), plus \
+attach_mode (prog_attach | link) and link_id."
+    )]
+    Show {
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
+    },
+    /// Show the programs of every cgroup under ROOT (default: the cgroup v2 mount).
+    Tree {
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
+    },
+    /// Attach a program to a cgroup (BPF_PROG_ATTACH, or a pinned link with --link).
+    #[command(after_help = CGROUP_ATTACH_HELP)]
+    Attach(CgroupAttachArgs),
+    /// Detach a program from a cgroup (a classic attachment, or the link that holds it).
+    Detach {
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
+    },
+}
+
+const CGROUP_ATTACH_HELP: &str = "\
+ATTACH_TYPE takes libbpf's names (cgroup_inet_ingress) and bpftool's older ones (ingress).
+multi: other programs may attach too; override: a child cgroup's program replaces this one;
+replace PROG: swap PROG for the new one in a multi list. Without these, the program is the
+only one and children cannot attach their own. --link ignores them (links are always multi).";
+
+#[derive(Args, Debug)]
+pub struct CgroupAttachArgs {
+    #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+    pub words: Vec<String>,
+    /// Attach through a BPF link pinned on bpffs (it outlives rbt; `link detach` removes it).
+    #[arg(long)]
+    pub link: bool,
+    /// With --link: pin the link at FILE (default: beside the program's pin).
+    #[arg(long, value_name = "FILE", requires = "link")]
+    pub pin: Option<PathBuf>,
 }
 
 // ---- net verbs ----

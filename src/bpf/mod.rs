@@ -7,6 +7,7 @@ pub mod btf;
 pub mod caps;
 pub mod catalog;
 pub mod kallsyms;
+pub mod cgroup;
 pub mod link;
 pub mod link_pin;
 pub mod log;

@@ -25,6 +25,9 @@ pub struct ProgInfo {
     pub bytes_jited: u32,
     pub map_ids: Vec<u32>,
     pub btf_id: u32,
+    /// The BTF object and type a program attaches to (lsm_cgroup, tracing), 0 if none.
+    pub attach_btf_obj_id: u32,
+    pub attach_btf_id: u32,
 }
 
 /// Read a program's info, including its map ids.
@@ -69,6 +72,8 @@ pub fn info(fd: BorrowedFd<'_>) -> Result<ProgInfo> {
         bytes_jited: raw.jited_prog_len,
         map_ids,
         btf_id: raw.btf_id,
+        attach_btf_obj_id: raw.attach_btf_obj_id,
+        attach_btf_id: raw.attach_btf_id,
     })
 }
 

@@ -8,9 +8,11 @@ use anyhow::{Context, Result};
 
 use crate::bpf::{self, attach as k, bpffs, link_pin, Kind};
 use crate::cli::{AttachArgs, Globals};
+use crate::cmd::map_attach;
 use crate::cmd::object_verbs::pins_by_id;
 use crate::cmd::usdt::{self, UsdtTarget};
 use crate::error::{hinted, usage};
+use crate::grammar::words::{MapAttachType, Word};
 use crate::grammar::{self, Matches};
 use crate::handle::{self, Handle};
 use crate::output::Output;
@@ -47,6 +49,12 @@ pub enum Hook {
     Cgroup {
         path: PathBuf,
         attach_type: String,
+    },
+    /// bpftool's map-attached types (a sockmap or sockhash), and the flow dissector (the
+    /// current network namespace, no map): classic BPF_PROG_ATTACH, see map_attach.rs.
+    Map {
+        attach_type: MapAttachType,
+        map: Option<Handle>,
     },
 }
 
@@ -152,6 +160,15 @@ impl Hook {
                 path: PathBuf::from(target),
                 attach_type: given.word(1).to_owned(),
             },
+            other if MapAttachType::from_word(other).is_some() => Hook::Map {
+                attach_type: MapAttachType::from_word(other)
+                    .ok_or_else(|| usage(format!("unknown attach type `{other}`")))?,
+                map: if given.slot.values.is_empty() {
+                    None
+                } else {
+                    m.handle(other)?
+                },
+            },
             other => return Err(usage(format!("internal: hook `{other}` has no parser"))),
         };
         if pid.is_some() && !matches!(hook, Hook::Uprobe { .. } | Hook::Usdt { .. }) {
@@ -177,6 +194,7 @@ impl Hook {
             Hook::Tracing(w) => w,
             Hook::Usdt { .. } => "usdt",
             Hook::Cgroup { .. } => "cgroup",
+            Hook::Map { attach_type, .. } => attach_type.word(),
         }
     }
 
@@ -197,6 +215,11 @@ impl Hook {
                 "sock_ops",
                 "lsm",
             ],
+            Hook::Map { attach_type, .. } => match attach_type.prog_type() {
+                "sk_msg" => &["sk_msg"],
+                "sk_skb" => &["sk_skb"],
+                _ => &["flow_dissector"],
+            },
         }
     }
 }
@@ -234,6 +257,9 @@ pub fn attach(args: &AttachArgs, g: &Globals, out: &mut Output) -> Result<()> {
         .handle("PROG")?
         .ok_or_else(|| usage("prog attach: expected PROG"))?;
     let hook = Hook::from_matches(&m)?;
+    if let Hook::Map { attach_type, map } = &hook {
+        return map_attach::attach(&handle, *attach_type, map.as_ref(), args, out);
+    }
     bpffs::ensure_mounted(g.nomount)?;
     let prog = handle::resolve_one(Kind::Prog, &handle)?;
     let info = bpf::prog::info(prog.fd.as_fd())?;
@@ -304,7 +330,7 @@ pub fn attach(args: &AttachArgs, g: &Globals, out: &mut Output) -> Result<()> {
 }
 
 /// The default pin of the link: the naming rule is `link_pin::prog_attach_default`.
-fn default_link_pin(handle: &Handle, prog_id: u32) -> Result<PathBuf> {
+pub(crate) fn default_link_pin(handle: &Handle, prog_id: u32) -> Result<PathBuf> {
     let prog_pin = match handle {
         Handle::Pinned(p) => Some(p.display().to_string()),
         _ => pins_by_id(Kind::Prog)
@@ -439,6 +465,7 @@ fn create(hook: &Hook, prog: BorrowedFd<'_>, g: &Globals) -> Result<OwnedFd> {
             })
         }
         Hook::Usdt { .. } => anyhow::bail!("usdt: attached by usdt::attach"),
+        Hook::Map { .. } => anyhow::bail!("map attach types: attached by map_attach::attach"),
     }
 }
 
@@ -537,6 +564,20 @@ mod tests {
             })
         );
         assert_eq!(hook("fexit").ok(), Some(Hook::Tracing("fexit")));
+        assert_eq!(
+            hook("sk_msg_verdict id 5").ok(),
+            Some(Hook::Map {
+                attach_type: MapAttachType::SkMsgVerdict,
+                map: Some(Handle::Id(5))
+            })
+        );
+        assert_eq!(
+            hook("flow_dissector").ok(),
+            Some(Hook::Map {
+                attach_type: MapAttachType::FlowDissector,
+                map: None
+            })
+        );
     }
 
     #[test]
@@ -556,6 +597,10 @@ mod tests {
             "uprobe /x:f pid 0",
             "fentry extra",
             "bogus x",
+            "sk_msg_verdict",
+            "sk_skb_verdict name",
+            "flow_dissector id 3",
+            "sk_msg_verdict id 1 tracepoint a:b",
         ] {
             let err = hook(bad).unwrap_err();
             assert_eq!(crate::error::exit_code(&err), 2, "{bad}");

@@ -1,10 +1,12 @@
 // One module per object; `run` sends a parsed command line to its verb.
 
 pub mod attach;
+pub mod cgroup;
 pub mod docs;
 pub mod link;
 pub mod map;
 pub mod metrics;
+pub mod map_attach;
 pub mod net;
 pub mod object_verbs;
 pub mod perf;
@@ -26,6 +28,7 @@ pub fn run(cli: Cli, out: &mut Output) -> Result<()> {
         Object::Map { verb } => map::run(verb, g, out),
         Object::Net { verb } => net::run(verb, g, out),
         Object::Metrics { verb } => metrics::run(verb, out),
+        Object::Cgroup { verb } => cgroup::run(verb, g, out),
         Object::Completions { words } => docs::completions(&words, out),
         Object::Man { words } => docs::man(&words, out),
     }

@@ -1,7 +1,10 @@
 // The grammar table: every object's and verb's words and examples, in one place. A new verb
 // is one entry here (and one function in src/cmd/). See ARCHITECTURE.md.
 
-use super::words::{DumpCode, NetAttachType, ShellName, UpdateFlag, Word};
+use super::words::{
+    CgroupAttachFlag, CgroupAttachType, DumpCode, MapAttachType, NetAttachType, ShellName,
+    UpdateFlag, Word,
+};
 use super::{Group, Slot, Source, Syntax, Value};
 use crate::bpf::Kind;
 
@@ -94,7 +97,48 @@ const ATTACH_SLOTS: &[Slot] = &[
     )
     .group(HOOK),
     Slot::kw(&["pid"], &[Value::Number("PID")]),
+    MAP_HOOKS[0],
+    MAP_HOOKS[1],
+    MAP_HOOKS[2],
+    MAP_HOOKS[3],
+    MAP_HOOKS[4],
 ];
+
+/// `prog attach|detach PROG ATTACH_TYPE MAP`: bpftool's map-attached types, and the flow
+/// dissector (on the network namespace, no MAP).
+const MAP_HOOKS: [Slot; 5] = [
+    Slot::kw(nth(MapAttachType::WORDS, 0), &[MAP]).group(HOOK),
+    Slot::kw(nth(MapAttachType::WORDS, 1), &[MAP]).group(HOOK),
+    Slot::kw(nth(MapAttachType::WORDS, 2), &[MAP]).group(HOOK),
+    Slot::kw(nth(MapAttachType::WORDS, 3), &[MAP]).group(HOOK),
+    Slot::kw(nth(MapAttachType::WORDS, 4), &[]).group(HOOK),
+];
+const PROG_DETACH_SLOTS: &[Slot] = &[
+    Slot::pos("PROG", &[PROG]),
+    MAP_HOOKS[0],
+    MAP_HOOKS[1],
+    MAP_HOOKS[2],
+    MAP_HOOKS[3],
+    MAP_HOOKS[4],
+];
+
+const CGROUP: Value = Value::Text("CGROUP", Source::LocalDir);
+const CGROUP_ATTACH_TYPE: Value = Value::Choice("ATTACH_TYPE", CgroupAttachType::WORDS);
+const ATTACH_FLAGS: &str = "ATTACH_FLAGS";
+const CGROUP_ATTACH_SLOTS: &[Slot] = &[
+    Slot::pos("CGROUP", &[CGROUP]),
+    Slot::pos("ATTACH_TYPE", &[CGROUP_ATTACH_TYPE]),
+    Slot::pos("PROG", &[PROG]),
+    Slot::kw(nth(CgroupAttachFlag::WORDS, 0), &[]).group(ATTACH_FLAGS),
+    Slot::kw(nth(CgroupAttachFlag::WORDS, 1), &[]).group(ATTACH_FLAGS),
+    Slot::kw(&["replace"], &[PROG]).group(ATTACH_FLAGS),
+];
+const CGROUP_DETACH_SLOTS: &[Slot] = &[
+    Slot::pos("CGROUP", &[CGROUP]),
+    Slot::pos("ATTACH_TYPE", &[CGROUP_ATTACH_TYPE]),
+    Slot::pos("PROG", &[PROG]),
+];
+const EFFECTIVE: Slot = Slot::kw(&["effective"], &[]);
 
 const RUN_SLOTS: &[Slot] = &[
     Slot::pos("PROG", &[PROG]),
@@ -220,6 +264,18 @@ static TABLE: &[Syntax] = &[
             "rbt prog attach pinned /sys/fs/bpf/p uprobe /usr/bin/bash:readline --pin /sys/fs/bpf/rl",
             "rbt prog attach pinned /sys/fs/bpf/o/on_query usdt /usr/sbin/mysqld:mysql:query__start",
             "rbt prog attach id 7 cgroup /sys/fs/cgroup/unified cgroup_inet_ingress",
+            "rbt prog attach pinned /sys/fs/bpf/verdict sk_msg_verdict pinned /sys/fs/bpf/sock_map",
+            "rbt prog attach name dissect flow_dissector",
+        ],
+    },
+    Syntax {
+        object: "prog",
+        verb: "detach",
+        slots: PROG_DETACH_SLOTS,
+        groups: &[Group { name: HOOK, required: true }],
+        examples: &[
+            "rbt prog detach pinned /sys/fs/bpf/verdict sk_msg_verdict pinned /sys/fs/bpf/sock_map",
+            "rbt prog detach name dissect flow_dissector",
         ],
     },
     verb("prog", "top", &[Slot::pos("PROG", &[PROG]).any_number()], &[
@@ -377,6 +433,34 @@ static TABLE: &[Syntax] = &[
     verb("metrics", "serve", &[], &[
         "rbt metrics serve --listen 127.0.0.1:9435",
         "rbt metrics serve --listen 0.0.0.0:9435 --map name=counts --max-series 50000",
+    ]),
+    // ---- cgroup ----
+    verb("cgroup", "", &[], &[
+        "rbt cgroup show /sys/fs/cgroup/unified/app",
+        "rbt cgroup tree",
+        "rbt cgroup attach /sys/fs/cgroup/unified/app connect4 pinned /sys/fs/bpf/connect4 multi",
+    ]),
+    verb("cgroup", "show", &[Slot::pos("CGROUP", &[CGROUP]).optional(), EFFECTIVE], &[
+        "rbt cgroup show /sys/fs/cgroup/unified/app",
+        "rbt -j cgroup show /sys/fs/cgroup/unified/app effective",
+    ]),
+    verb("cgroup", "tree", &[Slot::pos("ROOT", &[Value::Text("ROOT", Source::LocalDir)]).optional(), EFFECTIVE], &[
+        "rbt cgroup tree",
+        "rbt -j cgroup tree /sys/fs/cgroup/unified/app effective",
+    ]),
+    Syntax {
+        object: "cgroup",
+        verb: "attach",
+        slots: CGROUP_ATTACH_SLOTS,
+        groups: &[Group { name: ATTACH_FLAGS, required: false }],
+        examples: &[
+            "rbt cgroup attach /sys/fs/cgroup/unified/app connect4 pinned /sys/fs/bpf/connect4 multi",
+            "rbt cgroup attach /sys/fs/cgroup/unified/app cgroup_inet_egress id 42 replace id 41",
+            "rbt cgroup attach /sys/fs/cgroup/unified/app egress id 42 --link --pin /sys/fs/bpf/app_egress",
+        ],
+    },
+    verb("cgroup", "detach", CGROUP_DETACH_SLOTS, &[
+        "rbt cgroup detach /sys/fs/cgroup/unified/app connect4 pinned /sys/fs/bpf/connect4",
     ]),
     // ---- completions, man ----
     verb("completions", "", &[Slot::pos("SHELL", &[Value::Choice("SHELL", ShellName::WORDS)])], &[

@@ -32,6 +32,7 @@ pub fn run(verb: Option<ProgVerb>, g: &Globals, out: &mut Output) -> Result<()> 
         ProgVerb::Loadall(args) => load(&args, true, g, out),
         ProgVerb::Run { words } => test_run(&words, out),
         ProgVerb::Attach(args) => crate::cmd::attach::attach(&args, g, out),
+        ProgVerb::Detach { words } => crate::cmd::map_attach::detach(&words, out),
         ProgVerb::Tracelog(args) => crate::cmd::perf::tracelog(&args, g, out),
         ProgVerb::Top(args) => crate::cmd::top::top(&args, out),
     }
