@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod docs;
+pub mod feature;
 pub mod link;
 pub mod map;
 pub mod net;
@@ -23,6 +24,8 @@ pub fn run(cli: Cli, out: &mut Output) -> Result<()> {
         Object::Perf { verb } => perf::run(verb, g, out),
         Object::Map { verb } => map::run(verb, g, out),
         Object::Net { verb } => net::run(verb, g, out),
+        Object::Feature { verb } => feature::run(verb, out),
+        Object::Version { words } => feature::version(&words, out),
         Object::Completions { words } => docs::completions(&words, out),
         Object::Man { words } => docs::man(&words, out),
     }
