@@ -63,7 +63,10 @@ fn ifindex(name: &str) -> Result<u32> {
 }
 
 /// The sysctls (-1 when unreadable) and the config options (None: not set).
-pub type System = (Vec<(&'static str, i64)>, Vec<(&'static str, Option<String>)>);
+pub type System = (
+    Vec<(&'static str, i64)>,
+    Vec<(&'static str, Option<String>)>,
+);
 
 /// Everything one `feature probe` found, in bpftool's section order.
 #[derive(Debug, Default)]
