@@ -277,3 +277,46 @@ fn objects_rbt_lacks_say_so_in_one_line() {
     let (code, _, err) = run(&["prog", "show", "name", "gen"]);
     assert_ne!(code, 2, "{err}");
 }
+
+/// Run `prog args` as user nobody with no capabilities; (exit code, stdout, stderr).
+fn as_nobody(prog: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(prog)
+        .args(args)
+        .output()
+        .expect("running setpriv (util-linux)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn without_capabilities_only_unprivileged_probes_run() {
+    require_kernel!("feature probe as nobody");
+    let rbt = assert_cmd::cargo::cargo_bin("rbt");
+    let (code, out, err) = as_nobody(&rbt, &["feature", "probe"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("or use `unprivileged`"), "{err}");
+    let (code, out, err) = as_nobody(&rbt, &["-j", "feature", "probe", "unprivileged"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let bpftool = which("bpftool").expect("bpftool");
+    let (_, bt, _) = as_nobody(&bpftool, &["-j", "feature", "probe", "unprivileged"]);
+    let bt: Value = serde_json::from_str(&bt).unwrap();
+    for section in ["system_config", "syscall_config", "misc"] {
+        assert_eq!(doc[section], bt[section], "{section}");
+    }
+    for section in ["program_types", "map_types", "helpers"] {
+        for (key, value) in bt[section].as_object().unwrap() {
+            assert_eq!(&doc[section][key], value, "{section}.{key}");
+        }
+    }
+}

@@ -266,39 +266,30 @@ pub fn kprobe_multi_link() -> Check {
     }
 }
 
-/// The probes that need an interface, run on the loopback device of a private network
-/// namespace (made on a thread of its own, gone when the thread ends): tcx, netkit, xdp.
-pub struct NetChecks {
-    pub tcx: Check,
-    pub netkit: Check,
-    pub xdp: Check,
+/// Run `probe` on the loopback device of a private network namespace, made on a thread
+/// of its own (unshare acts per thread) and gone when that thread ends.
+fn in_private_netns(probe: fn(i32) -> Check) -> Check {
+    let run = move || match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
+        Ok(()) => probe(1), // the loopback device of a new namespace is ifindex 1
+        Err(e) => fails("creating a private network namespace", e),
+    };
+    std::thread::scope(|s| s.spawn(run).join())
+        .unwrap_or_else(|_| fails("network probe", "the probe thread panicked"))
 }
 
-pub fn net_checks() -> NetChecks {
-    let run = || {
-        if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
-            let c = fails("creating a private network namespace", e);
-            return NetChecks {
-                tcx: c.clone(),
-                netkit: c.clone(),
-                xdp: c,
-            };
-        }
-        let lo = 1; // the loopback device of a new namespace
-        NetChecks {
-            tcx: sched_cls_link(lo, libbpf_sys::BPF_TCX_INGRESS, "tcx_ingress"),
-            netkit: netkit(lo),
-            xdp: xdp_link(lo),
-        }
-    };
-    std::thread::scope(|s| s.spawn(run).join()).unwrap_or_else(|_| {
-        let c = fails("network probes", "the probe thread panicked");
-        NetChecks {
-            tcx: c.clone(),
-            netkit: c.clone(),
-            xdp: c,
-        }
-    })
+/// tcx: a tcx_ingress link on lo in a private network namespace.
+pub fn tcx() -> Check {
+    in_private_netns(|lo| sched_cls_link(lo, libbpf_sys::BPF_TCX_INGRESS, "tcx_ingress"))
+}
+
+/// netkit: see `netkit_on`.
+pub fn netkit() -> Check {
+    in_private_netns(netkit_on)
+}
+
+/// xdp: an XDP link on lo in a private network namespace.
+pub fn xdp() -> Check {
+    in_private_netns(xdp_link)
 }
 
 fn sched_cls_link(ifindex: i32, attach_type: u32, what: &str) -> Check {
@@ -316,7 +307,7 @@ fn sched_cls_link(ifindex: i32, attach_type: u32, what: &str) -> Check {
 
 /// netkit: a netkit link on a device that is not a netkit device. A kernel with netkit
 /// looks the device up and refuses it (ENXIO); one without answers EINVAL.
-fn netkit(ifindex: i32) -> Check {
+fn netkit_on(ifindex: i32) -> Check {
     let prog = match load_as(
         libbpf_sys::BPF_PROG_TYPE_SCHED_CLS,
         libbpf_sys::BPF_NETKIT_PRIMARY,

@@ -256,59 +256,54 @@ fn helpers(
     })
 }
 
+/// rbt's live probes, each on a thread of its own: they mostly wait on the kernel (a
+/// detach waits for an RCU grace period), so side by side they take the time of the slowest.
 fn live() -> Live {
-    // The probes wait on the kernel (a detach waits for an RCU grace period): run the
-    // slow ones side by side.
-    let (net, trampoline, uprobe_multi, (kprobe, raw_tp, kprobe_multi)) = std::thread::scope(|s| {
-        let net = s.spawn(probe_live::net_checks);
-        let trampoline = s.spawn(probe_live::trampoline);
-        let uprobe_multi = s.spawn(probe_live::uprobe_multi);
-        let rest = (
-            probe_live::kprobes(),
-            probe_live::raw_tracepoint_link(),
-            probe_live::kprobe_multi_link(),
-        );
-        let failed = |what: &str| Check {
-            available: false,
-            detail: format!("{what}: the probe thread panicked"),
-        };
-        (
-            net.join().unwrap_or_else(|_| probe_live::NetChecks {
-                tcx: failed("tcx"),
-                netkit: failed("netkit"),
-                xdp: failed("xdp"),
-            }),
-            trampoline.join().unwrap_or_else(|_| failed("fentry")),
-            uprobe_multi
-                .join()
-                .unwrap_or_else(|_| failed("uprobe_multi")),
-            rest,
-        )
-    });
-    let link_types = vec![
-        ("raw_tracepoint", raw_tp.available),
-        ("tracing", trampoline.available),
-        ("xdp", net.xdp.available),
-        ("perf_event", kprobe.available),
-        ("kprobe_multi", kprobe_multi.available),
-        ("tcx", net.tcx.available),
-        ("uprobe_multi", uprobe_multi.available),
-        ("netkit", net.netkit.available),
+    type Probe = fn() -> Check;
+    const PROBES: &[(&str, Probe)] = &[
+        ("kprobes", probe_live::kprobes),
+        ("bpf_trampoline", probe_live::trampoline),
+        ("tcx", probe_live::tcx),
+        ("netkit", probe_live::netkit),
+        ("uprobe_multi", probe_live::uprobe_multi),
+        ("ringbuf", probe_live::ringbuf),
+        ("batch_ops", probe_live::batch_ops),
+        ("kprobe_multi", probe_live::kprobe_multi_link),
+        ("raw_tracepoint_link", probe_live::raw_tracepoint_link),
+        ("xdp_link", probe_live::xdp),
     ];
-    let checks = vec![
-        ("kprobes", kprobe),
-        ("bpf_trampoline", trampoline),
-        ("tcx", net.tcx),
-        ("netkit", net.netkit),
-        ("uprobe_multi", uprobe_multi),
-        ("ringbuf", probe_live::ringbuf()),
-        ("batch_ops", probe_live::batch_ops()),
-        ("kprobe_multi", kprobe_multi),
-        ("raw_tracepoint_link", raw_tp),
-        ("xdp_link", net.xdp),
+    let (checks, mut attach_types) = std::thread::scope(|s| {
+        let running: Vec<_> = PROBES.iter().map(|(n, f)| (*n, s.spawn(*f))).collect();
+        let attach_types = probe_live::attach_types_by_load();
+        let checks: Vec<(&'static str, Check)> = running
+            .into_iter()
+            .map(|(name, h)| {
+                let check = h.join().unwrap_or_else(|_| Check {
+                    available: false,
+                    detail: "the probe thread panicked".into(),
+                });
+                (name, check)
+            })
+            .collect();
+        (checks, attach_types)
+    });
+    let check = |name: &str| {
+        checks
+            .iter()
+            .find(|(n, _)| *n == name)
+            .is_some_and(|(_, c)| c.available)
+    };
+    let link_types = vec![
+        ("raw_tracepoint", check("raw_tracepoint_link")),
+        ("tracing", check("bpf_trampoline")),
+        ("xdp", check("xdp_link")),
+        ("perf_event", check("kprobes")),
+        ("kprobe_multi", check("kprobe_multi")),
+        ("tcx", check("tcx")),
+        ("uprobe_multi", check("uprobe_multi")),
+        ("netkit", check("netkit")),
     ];
     let by_link = |name: &str| link_types.iter().find(|(n, _)| *n == name).map(|(_, y)| *y);
-    let mut attach_types = probe_live::attach_types_by_load();
     for (attach, link) in [
         ("trace_fentry", "tracing"),
         ("xdp", "xdp"),
