@@ -10,6 +10,14 @@ use std::collections::BTreeSet;
 use common::*;
 use serde_json::Value;
 
+/// Held by the test that checks rbt leaves no probe program behind, so that no other
+/// `feature probe` of this file runs meanwhile.
+static PROBING: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn probing() -> std::sync::RwLockReadGuard<'static, ()> {
+    PROBING.read().unwrap_or_else(|e| e.into_inner())
+}
+
 fn keys(v: &Value) -> BTreeSet<String> {
     v.as_object()
         .map(|o| o.keys().cloned().collect())
@@ -29,6 +37,7 @@ fn assert_superset(section: &str, rbt: &Value, bpftool: &Value) {
 #[test]
 fn probe_json_has_bpftool_keys_and_values() {
     require_kernel!("feature probe");
+    let _probing = probing();
     let rbt = run_json(&["-j", "feature", "probe"]);
     let bt = bpftool_json(&["-j", "feature", "probe"]);
     let top: Vec<String> = keys(&rbt).into_iter().collect();
@@ -72,6 +81,7 @@ fn probe_json_has_bpftool_keys_and_values() {
 #[test]
 fn full_probes_the_noisy_helpers_too() {
     require_kernel!("feature probe full");
+    let _probing = probing();
     let rbt = run_json(&["-j", "feature", "probe", "full"]);
     let kprobe = rbt["helpers"]["kprobe_available_helpers"]
         .as_array()
@@ -82,7 +92,26 @@ fn full_probes_the_noisy_helpers_too() {
 #[test]
 fn live_probes_are_real_and_agree_with_the_type_probes() {
     require_kernel!("feature probe live");
+    let _alone = PROBING.write().unwrap_or_else(|e| e.into_inner());
     let rbt = run_json(&["-j", "feature", "probe", "kernel"]);
+    // Nothing is left behind: every program the live probes loaded (named rbt_probe) is
+    // gone once rbt has exited (links and maps went with their fds).
+    let left = || -> Vec<Value> {
+        let progs = bpftool_json(&["-j", "prog", "show"]);
+        let list = progs.as_array().cloned().unwrap_or_default();
+        list.into_iter()
+            .filter(|p| p["name"] == "rbt_probe")
+            .collect()
+    };
+    let mut remaining = left();
+    for _ in 0..50 {
+        if remaining.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        remaining = left();
+    }
+    assert!(remaining.is_empty(), "left behind: {remaining:?}");
     let live = &rbt["live_probes"];
     for name in [
         "kprobes",
@@ -118,6 +147,7 @@ fn live_probes_are_real_and_agree_with_the_type_probes() {
 #[test]
 fn unprivileged_matches_bpftool() {
     require_kernel!("feature probe unprivileged");
+    let _probing = probing();
     let rbt = run_json(&["-j", "feature", "probe", "unprivileged"]);
     let bt = bpftool_json(&["-j", "feature", "probe", "unprivileged"]);
     for section in ["system_config", "syscall_config", "misc"] {
@@ -136,6 +166,7 @@ fn unprivileged_matches_bpftool() {
 #[test]
 fn macros_are_bpftool_lines() {
     require_kernel!("feature probe macros");
+    let _probing = probing();
     let rbt = ok(&["feature", "probe", "macros"]);
     let (code, bt, err) = bpftool(&["feature", "probe", "macros"]);
     assert_eq!(code, 0, "{err}");
@@ -181,6 +212,7 @@ fn macros_are_bpftool_lines() {
 #[test]
 fn dev_matches_bpftool_and_a_missing_device_is_an_error() {
     require_kernel!("feature probe dev");
+    let _probing = probing();
     let rbt = run_json(&["-j", "feature", "probe", "dev", "lo"]);
     let bt = bpftool_json(&["-j", "feature", "probe", "dev", "lo"]);
     assert_eq!(rbt, bt);
@@ -200,6 +232,7 @@ fn dev_matches_bpftool_and_a_missing_device_is_an_error() {
 #[test]
 fn table_view_lists_every_section() {
     require_kernel!("feature probe table");
+    let _probing = probing();
     let out = ok(&["feature", "probe"]);
     for section in [
         "system",
@@ -301,6 +334,7 @@ fn as_nobody(prog: &std::path::Path, args: &[&str]) -> (i32, String, String) {
 #[test]
 fn without_capabilities_only_unprivileged_probes_run() {
     require_kernel!("feature probe as nobody");
+    let _probing = probing();
     let rbt = assert_cmd::cargo::cargo_bin("rbt");
     let (code, out, err) = as_nobody(&rbt, &["feature", "probe"]);
     assert_eq!(code, 1, "{out}{err}");

@@ -91,6 +91,8 @@ pub const RETURN_0: [Insn; 2] = [Insn::mov64_imm(0, 0), Insn::exit()];
 /// How to load a probe program.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Load {
+    /// The program's name (rbt's live probes are `rbt_probe`); None for bpftool's probes.
+    pub name: Option<&'static std::ffi::CStr>,
     pub prog_type: u32,
     pub expected_attach_type: u32,
     pub attach_btf_id: u32,
@@ -117,12 +119,12 @@ pub fn load(how: Load, insns: &[Insn], log: Option<&mut [u8]>) -> io::Result<Own
         opts.log_level = 1;
     }
     // SAFETY: `Insn` has the layout of `struct bpf_insn` (8 bytes, repr(C)); `insns` and
-    // the license string outlive the call; `opts` is initialised with its size and its
+    // the license and name strings outlive the call; `opts` is initialised with its size and its
     // log buffer, if any, is `log_size` writable bytes that outlive the call.
     let fd = unsafe {
         libbpf_sys::bpf_prog_load(
             how.prog_type,
-            std::ptr::null(),
+            how.name.map_or(std::ptr::null(), |n| n.as_ptr()),
             c"GPL".as_ptr(),
             insns.as_ptr().cast(),
             insns.len() as _,

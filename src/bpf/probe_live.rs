@@ -12,6 +12,9 @@ use super::map::{Batch, MapFd};
 use super::probe::{self, Insn, Load, RETURN_0};
 use crate::grammar::words::UpdateFlag;
 
+/// The name of every program the live probes load (to tell them apart in `prog show`).
+pub const PROBE_NAME: &std::ffi::CStr = c"rbt_probe";
+
 /// What one live probe found: whether it worked, and what it did or why it failed.
 #[derive(Debug, Clone)]
 pub struct Check {
@@ -40,6 +43,7 @@ fn errno_text(e: &io::Error) -> String {
 
 fn load_as(prog_type: u32, expected_attach_type: u32) -> io::Result<OwnedFd> {
     let how = Load {
+        name: Some(PROBE_NAME),
         prog_type,
         expected_attach_type,
         ..Load::default()
@@ -90,6 +94,7 @@ pub fn trampoline() -> Check {
             continue;
         }
         let how = Load {
+            name: Some(PROBE_NAME),
             prog_type: libbpf_sys::BPF_PROG_TYPE_TRACING,
             expected_attach_type: libbpf_sys::BPF_TRACE_FENTRY,
             attach_btf_id: id as u32,
@@ -182,6 +187,7 @@ pub fn ringbuf() -> Check {
         Insn::exit(),
     ];
     let how = Load {
+        name: Some(PROBE_NAME),
         prog_type: libbpf_sys::BPF_PROG_TYPE_SOCKET_FILTER,
         ..Load::default()
     };
