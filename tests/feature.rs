@@ -354,3 +354,24 @@ fn without_capabilities_only_unprivileged_probes_run() {
         }
     }
 }
+
+#[test]
+fn words_complete_from_the_grammar() {
+    let complete = |words: &[&str]| -> String {
+        let out = rbt()
+            .env("RBT_COMPLETE", "fish")
+            .arg("--")
+            .arg("rbt")
+            .args(words)
+            .output()
+            .expect("running rbt");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let after_probe = complete(&["feature", "probe", ""]);
+    for word in ["kernel", "dev", "full", "unprivileged", "macros", "prefix"] {
+        assert!(after_probe.lines().any(|l| l == word), "{after_probe}");
+    }
+    let after_dev = complete(&["feature", "probe", "dev", ""]);
+    assert!(after_dev.lines().any(|l| l == "lo"), "{after_dev}");
+    assert!(complete(&["vers"]).starts_with("version"));
+}
