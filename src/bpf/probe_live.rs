@@ -288,7 +288,7 @@ pub fn tcx() -> Check {
     in_private_netns(|lo| sched_cls_link(lo, libbpf_sys::BPF_TCX_INGRESS, "tcx_ingress"))
 }
 
-/// netkit: see `netkit_on`.
+/// netkit: a netkit pair in a private network namespace, and a netkit link on it.
 pub fn netkit() -> Check {
     in_private_netns(netkit_on)
 }
@@ -311,9 +311,22 @@ fn sched_cls_link(ifindex: i32, attach_type: u32, what: &str) -> Check {
     }
 }
 
-/// netkit: a netkit link on a device that is not a netkit device. A kernel with netkit
-/// looks the device up and refuses it (ENXIO); one without answers EINVAL.
-fn netkit_on(ifindex: i32) -> Check {
+/// netkit: create a netkit pair (rtnetlink RTM_NEWLINK, kind "netkit") and attach a
+/// program to its primary device with a netkit link.
+fn netkit_on(_lo: i32) -> Check {
+    const NAME: &str = "rbtnk0";
+    if let Err(e) = create_netkit(NAME) {
+        let why = if e.raw_os_error() == Some(libc::EOPNOTSUPP) {
+            format!("{}: no netkit driver in this kernel", errno_text(&e))
+        } else {
+            errno_text(&e)
+        };
+        return fails("creating a netkit device (rtnetlink)", why);
+    }
+    let ifindex = match nix::net::if_::if_nametoindex(NAME) {
+        Ok(i) => i as i32,
+        Err(e) => return fails("finding the netkit device", e),
+    };
     let prog = match load_as(
         libbpf_sys::BPF_PROG_TYPE_SCHED_CLS,
         libbpf_sys::BPF_NETKIT_PRIMARY,
@@ -322,11 +335,65 @@ fn netkit_on(ifindex: i32) -> Check {
         Err(e) => return fails("loading a netkit program", errno_text(&e)),
     };
     match attach::link_create(prog.as_fd(), ifindex, libbpf_sys::BPF_NETKIT_PRIMARY) {
-        Ok(_) => works("attached a netkit link"),
-        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
-            works("netkit link attach looked for a netkit device (ENXIO on lo)")
-        }
+        Ok(_) => works("attached a netkit link to a netkit device in a private network namespace"),
         Err(e) => fails("creating a netkit link", errno_text(&e)),
+    }
+}
+
+/// Create a netkit pair named `name` (the peer gets a kernel-chosen name) in this thread's
+/// network namespace, and wait for the kernel's answer.
+fn create_netkit(name: &str) -> io::Result<()> {
+    use nix::sys::socket::{self, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol};
+    const RTM_NEWLINK: u16 = 16;
+    const FLAGS: u16 = 0x1 | 0x4 | 0x200 | 0x400; // REQUEST | ACK | EXCL | CREATE
+    const IFLA_IFNAME: u16 = 3;
+    const IFLA_LINKINFO: u16 = 18;
+    const IFLA_INFO_KIND: u16 = 1;
+    const NLMSG_ERROR: u16 = 2;
+    let attr = |kind: u16, payload: &[u8]| -> Vec<u8> {
+        let mut a = Vec::new();
+        a.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+        a.extend_from_slice(&kind.to_ne_bytes());
+        a.extend_from_slice(payload);
+        a.resize(a.len().div_ceil(4) * 4, 0);
+        a
+    };
+    let mut body = vec![0u8; 16]; // struct ifinfomsg, all zero
+    body.extend(attr(IFLA_IFNAME, format!("{name}\0").as_bytes()));
+    body.extend(attr(IFLA_LINKINFO, &attr(IFLA_INFO_KIND, b"netkit\0")));
+    let mut msg = Vec::with_capacity(16 + body.len());
+    msg.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
+    msg.extend_from_slice(&RTM_NEWLINK.to_ne_bytes());
+    msg.extend_from_slice(&FLAGS.to_ne_bytes());
+    msg.extend_from_slice(&1u32.to_ne_bytes()); // sequence
+    msg.extend_from_slice(&0u32.to_ne_bytes()); // port: the kernel
+    msg.extend(body);
+    let sock = socket::socket(
+        AddressFamily::Netlink,
+        socket::SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkRoute,
+    )
+    .map_err(io::Error::from)?;
+    socket::sendto(
+        sock.as_raw_fd(),
+        &msg,
+        &NetlinkAddr::new(0, 0),
+        MsgFlags::empty(),
+    )
+    .map_err(io::Error::from)?;
+    let mut reply = [0u8; 1024];
+    let n =
+        socket::recv(sock.as_raw_fd(), &mut reply, MsgFlags::empty()).map_err(io::Error::from)?;
+    let kind = reply.get(4..6).map(|b| u16::from_ne_bytes([b[0], b[1]]));
+    let code = reply
+        .get(16..20)
+        .filter(|_| n >= 20)
+        .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+    match (kind, code) {
+        (Some(NLMSG_ERROR), Some(0)) => Ok(()),
+        (Some(NLMSG_ERROR), Some(err)) => Err(io::Error::from_raw_os_error(-err)),
+        _ => Err(io::Error::other("unexpected rtnetlink answer")),
     }
 }
 
