@@ -43,6 +43,46 @@ pub fn missing_hint() -> Option<String> {
     ))
 }
 
+/// Clear CAP_SYS_ADMIN, CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON from the effective set of
+/// the calling thread only (capset acts per thread), as bpftool's `unprivileged` probing
+/// does for the whole process. The permitted set keeps them; the thread should end soon.
+pub fn drop_bpf_caps_on_this_thread() -> std::io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: `header` and the two-element `data` array are the layout capget expects
+    // for version 3; both outlive the call.
+    let ret = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    if ret != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    for cap in [CAP_SYS_ADMIN, CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON] {
+        data[(cap / 32) as usize].effective &= !(1 << (cap % 32));
+    }
+    header.pid = 0;
+    // SAFETY: as above; pid 0 is the calling thread.
+    let ret = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
+    if ret != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

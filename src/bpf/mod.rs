@@ -8,6 +8,7 @@ pub mod caps;
 pub mod catalog;
 pub mod kallsyms;
 pub mod cgroup;
+pub mod helper_names;
 pub mod link;
 pub mod link_pin;
 pub mod log;
@@ -20,6 +21,8 @@ pub mod net_ns;
 pub mod object;
 pub mod perf;
 pub mod pids;
+pub mod probe;
+pub mod probe_live;
 pub mod prog;
 pub mod prog_image;
 pub mod stats;
@@ -272,6 +275,17 @@ pub fn version_line() -> String {
     // SAFETY: returns a pointer to a static string.
     let libbpf = static_str(unsafe { libbpf_sys::libbpf_version_string() });
     format!("{}\nusing libbpf {libbpf}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The libbpf rbt carries, as (major, minor).
+pub fn libbpf_version() -> (u32, u32) {
+    // SAFETY: plain calls returning integers.
+    unsafe {
+        (
+            libbpf_sys::libbpf_major_version(),
+            libbpf_sys::libbpf_minor_version(),
+        )
+    }
 }
 
 /// A NUL-terminated C char array as a Rust string.

@@ -3,6 +3,7 @@
 pub mod attach;
 pub mod cgroup;
 pub mod docs;
+pub mod feature;
 pub mod link;
 pub mod map;
 pub mod metrics;
@@ -29,6 +30,8 @@ pub fn run(cli: Cli, out: &mut Output) -> Result<()> {
         Object::Net { verb } => net::run(verb, g, out),
         Object::Metrics { verb } => metrics::run(verb, out),
         Object::Cgroup { verb } => cgroup::run(verb, g, out),
+        Object::Feature { verb } => feature::run(verb, out),
+        Object::Version { words } => feature::version(&words, out),
         Object::Completions { words } => docs::completions(&words, out),
         Object::Man { words } => docs::man(&words, out),
     }

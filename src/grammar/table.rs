@@ -204,6 +204,15 @@ const DUMP_SLOTS: &[Slot] = &[
     Slot::kw(&["visual"], &[]),
 ];
 
+const FEATURE_PROBE_SLOTS: &[Slot] = &[
+    Slot::kw(&["kernel"], &[]).group("COMPONENT"),
+    Slot::kw(&["dev"], &[IFACE]).group("COMPONENT"),
+    Slot::kw(&["full"], &[]),
+    Slot::kw(&["unprivileged"], &[]),
+    Slot::kw(&["macros"], &[]),
+    Slot::kw(&["prefix"], &[Value::Text("PREFIX", Source::Nothing)]),
+];
+
 const ONE_PROG: &[Slot] = &[Slot::pos("PROG", &[PROG]).optional()];
 const ONE_MAP: &[Slot] = &[Slot::pos("MAP", &[MAP])];
 const ANY_MAP: &[Slot] = &[Slot::pos("MAP", &[MAP]).optional()];
@@ -462,6 +471,25 @@ static TABLE: &[Syntax] = &[
     verb("cgroup", "detach", CGROUP_DETACH_SLOTS, &[
         "rbt cgroup detach /sys/fs/cgroup/unified/app connect4 pinned /sys/fs/bpf/connect4",
     ]),
+    // ---- feature, version ----
+    verb("feature", "", &[], &[
+        "rbt feature probe",
+        "rbt -j feature probe | jq .live_probes",
+    ]),
+    Syntax {
+        object: "feature",
+        verb: "probe",
+        slots: FEATURE_PROBE_SLOTS,
+        groups: &[Group { name: "COMPONENT", required: false }],
+        examples: &[
+            "rbt feature probe",
+            "rbt -j feature probe kernel | jq .program_types",
+            "rbt feature probe kernel macros prefix BPF_ > bpf_features.h",
+            "rbt -j feature probe unprivileged | jq .map_types",
+            "rbt -j feature probe dev eth0",
+        ],
+    },
+    verb("version", "", &[], &["rbt version", "rbt -j version | jq .libbpf_version"]),
     // ---- completions, man ----
     verb("completions", "", &[Slot::pos("SHELL", &[Value::Choice("SHELL", ShellName::WORDS)])], &[
         "rbt completions bash > ~/.local/share/bash-completion/completions/rbt",
