@@ -1,6 +1,7 @@
 // One module per object; `run` sends a parsed command line to its verb.
 
 pub mod attach;
+pub mod btf;
 pub mod docs;
 pub mod link;
 pub mod map;
@@ -23,6 +24,7 @@ pub fn run(cli: Cli, out: &mut Output) -> Result<()> {
         Object::Perf { verb } => perf::run(verb, g, out),
         Object::Map { verb } => map::run(verb, g, out),
         Object::Net { verb } => net::run(verb, g, out),
+        Object::Btf { verb } => btf::run(verb, g, out),
         Object::Completions { words } => docs::completions(&words, out),
         Object::Man { words } => docs::man(&words, out),
     }
