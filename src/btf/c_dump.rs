@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use super::{Btf, Composite, Enum, Type, MAX_DEPTH};
 
@@ -32,6 +32,9 @@ const TAIL: &str = "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX
 
 /// Pointer size of the targets rbt dumps for (BPF and 64-bit hosts).
 const PTR_BITS: u32 = 64;
+
+/// The largest gap the dumper fills with padding members (1 MiB); more is corrupt BTF.
+const MAX_PAD_BITS: u32 = 8 << 20;
 
 /// The header for `roots` (every type when empty), as bpftool's `format c` writes it.
 pub fn header(btf: &Btf, roots: &[u32]) -> Result<String> {
@@ -531,7 +534,7 @@ impl<'a> CDump<'a> {
             let m_align = if packed { 1 } else { self.align_of(m.ty, 0)? };
             let in_bitfield = prev_bitfield && m.bitfield != 0;
             if is_struct {
-                bit_padding(&mut s, off, m.bit_offset, m_align, in_bitfield, lvl + 1);
+                bit_padding(&mut s, off, m.bit_offset, m_align, in_bitfield, lvl + 1)?;
             }
             let decl = self.decl(m.ty, m.name.clone(), lvl + 1, 0)?;
             let _ = write!(s, "\n{}{decl}", tabs(lvl + 1));
@@ -547,7 +550,8 @@ impl<'a> CDump<'a> {
             s.push(';');
         }
         if is_struct {
-            bit_padding(&mut s, off, c.size.saturating_mul(8), align, false, lvl + 1);
+            bit_padding(&mut s, off, c.size.saturating_mul(8), align, false, lvl + 1)
+                .with_context(|| format!("BTF type {id}"))?;
         }
         if !c.members.is_empty() || c.size != 0 {
             let _ = write!(s, "\n{}}}", tabs(lvl));
@@ -640,10 +644,16 @@ fn bit_padding(
     next_align: u32,
     in_bitfield: bool,
     lvl: usize,
-) {
+) -> Result<()> {
     const PADS: [(&str, u32); 4] = [("long", PTR_BITS), ("int", 32), ("short", 16), ("char", 8)];
     if cur >= next {
-        return;
+        return Ok(());
+    }
+    if next - cur > MAX_PAD_BITS {
+        bail!(
+            "a padding gap of {} bytes in a struct (corrupt BTF?)",
+            (next - cur) / 8
+        );
     }
     let mut cur = cur;
     let (mut pad_type, mut pad_bits, mut new_off) = ("char", 8, cur);
@@ -681,4 +691,5 @@ fn bit_padding(
             break;
         }
     }
+    Ok(())
 }

@@ -20,6 +20,8 @@
 pub mod c_dump;
 mod check;
 pub mod codec;
+#[cfg(test)]
+mod dump_tests;
 pub mod format;
 pub mod parse;
 pub mod raw_dump;
