@@ -161,7 +161,7 @@ fn split_hint(e: anyhow::Error, base_given: bool) -> anyhow::Error {
         let msg = format!("{e:#}");
         return hinted(
             msg,
-            "split BTF (a kernel module's) needs its base: -B /sys/kernel/btf/vmlinux",
+            "split BTF (a kernel module's) needs its base: --base-btf /sys/kernel/btf/vmlinux (-B)",
         );
     }
     e
