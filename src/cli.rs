@@ -45,6 +45,9 @@ pub struct Globals {
     /// Accepted for bpftool compatibility (legacy map sections); has no effect.
     #[arg(short = 'm', long, global = true, hide = true)]
     pub mapcompat: bool,
+    /// The base BTF of a split BTF (a kernel module's) for `btf dump`.
+    #[arg(short = 'B', long = "base-btf", global = true, value_name = "FILE")]
+    pub base_btf: Option<PathBuf>,
     /// When to colour the output (NO_COLOR in the environment means never).
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
@@ -89,6 +92,12 @@ pub enum Object {
     Net {
         #[command(subcommand)]
         verb: Option<NetVerb>,
+    },
+    /// Show and dump BTF type information: the kernel's, a program's or map's, a file's.
+    #[command(after_help = "An object alone runs `show`: `rbt btf` = `rbt btf show`.")]
+    Btf {
+        #[command(subcommand)]
+        verb: Option<BtfVerb>,
     },
     /// Export programs' run statistics and maps' values in Prometheus' text format.
     #[command(after_help = "An object alone runs `print`: `rbt metrics` = `rbt metrics print`.")]
@@ -743,6 +752,30 @@ pub struct CgroupAttachArgs {
     pub pin: Option<PathBuf>,
 }
 
+// ---- btf verbs ----
+
+#[derive(Subcommand, Debug)]
+pub enum BtfVerb {
+    /// Show every BTF object the kernel holds, or the one BTF names.
+    #[command(visible_alias = "list")]
+    Show {
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
+    },
+    /// Dump the types of a BTF object: bpftool's raw listing, or a C header.
+    #[command(after_help = BTF_DUMP_HELP)]
+    Dump {
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
+    },
+}
+
+pub const BTF_DUMP_HELP: &str = "\
+map MAP dumps the key and value types (key, value, kv or all chooses); root_id ID dumps
+one type (raw) or one type and what it needs (c). A module's BTF (an id or a file under
+/sys/kernel/btf/) is read on top of vmlinux; -B/--base-btf FILE gives another base.
+format c writes a header a CO-RE program includes; it is not available with -j.";
+
 // ---- net verbs ----
 
 #[derive(Subcommand, Debug)]
@@ -916,7 +949,7 @@ mod tests {
     #[test]
     fn objects_rbt_lacks_are_named() {
         let args = |l: &str| l.split_whitespace().map(OsString::from).collect::<Vec<_>>();
-        assert_eq!(not_yet(&args("rbt -j cgroup show")), Some("cgroup"));
+        assert_eq!(not_yet(&args("rbt -j struct_ops show")), Some("struct_ops"));
         assert_eq!(
             not_yet(&args("rbt --color never gen skeleton x.o")),
             Some("gen")

@@ -1,30 +1,7 @@
 // Functions in BTF: FUNC_PROTO parameters, string lookups (line_info source lines), and a
 // function's C signature spelled the way bpftool prints it above a function's code.
 
-use anyhow::Result;
-
-use super::{name_at, rd32, Btf, Type};
-
-/// A FUNC_PROTO: its return type and its parameters (name, type; type 0 is `...`).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Proto {
-    pub ret: u32,
-    pub params: Vec<(String, u32)>,
-}
-
-impl Proto {
-    /// Read the FUNC_PROTO whose 12-byte header starts at `at`.
-    pub(super) fn parse(b: &[u8], at: usize, strings: &[u8]) -> Result<Proto> {
-        let vlen = (rd32(b, at + 4)? & 0xffff) as usize;
-        let ret = rd32(b, at + 8)?;
-        let mut params = Vec::with_capacity(vlen);
-        for i in 0..vlen {
-            let p = at + 12 + i * 8;
-            params.push((name_at(strings, rd32(b, p)?), rd32(b, p + 4)?));
-        }
-        Ok(Proto { ret, params })
-    }
-}
+use super::{Btf, Type};
 
 /// How deep a type may nest before the signature gives up (a loop in bad BTF).
 const MAX_DEPTH: usize = 32;
@@ -61,7 +38,10 @@ impl Btf {
             Type::Struct(c) => push_word(out, &format!("struct {}", c.name)),
             Type::Union(c) => push_word(out, &format!("union {}", c.name)),
             Type::Enum(e) => push_word(out, &format!("enum {}", e.name)),
-            Type::Fwd { name } => push_word(out, &format!("struct {name}")),
+            Type::Fwd { name, union } => push_word(
+                out,
+                &format!("{} {name}", if *union { "union" } else { "struct" }),
+            ),
             Type::Array { elem, len, .. } => {
                 self.spell(*elem, out, d)?;
                 out.push_str(&format!("[{len}]"));
@@ -82,9 +62,11 @@ impl Btf {
                 out.push_str("restrict ");
                 self.spell(*target, out, d)?;
             }
-            Type::TypeTag { target } | Type::DeclTag { target } => self.spell(*target, out, d)?,
-            Type::FuncProto => self.spell_func(id, None, out, d)?,
-            Type::Func { name, proto } => self.spell_func(*proto, Some(name), out, d)?,
+            Type::TypeTag { target, .. } | Type::DeclTag { target, .. } => {
+                self.spell(*target, out, d)?
+            }
+            Type::FuncProto { .. } => self.spell_func(id, None, out, d)?,
+            Type::Func { name, proto, .. } => self.spell_func(*proto, Some(name), out, d)?,
             Type::Var { name, .. } => push_word(out, name),
             Type::Datasec { .. } => return None,
         }
@@ -98,11 +80,13 @@ impl Btf {
         out: &mut String,
         depth: usize,
     ) -> Option<()> {
-        let p = self.protos.get(&proto)?;
-        self.spell(p.ret, out, depth)?;
+        let Ok(Type::FuncProto { ret, params }) = self.get(proto) else {
+            return None;
+        };
+        self.spell(*ret, out, depth)?;
         out.push_str(name.unwrap_or(""));
         out.push('(');
-        for (i, (pname, ty)) in p.params.iter().enumerate() {
+        for (i, super::Param { name: pname, ty }) in params.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }

@@ -17,16 +17,27 @@
 // Until every caller is merged, parts of the API have no user in some branches.
 #![allow(dead_code)]
 
+pub mod c_dump;
+mod check;
 pub mod codec;
+#[cfg(test)]
+mod dump_tests;
 pub mod format;
 pub mod func;
 pub mod parse;
+pub mod raw_dump;
+mod read;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
 const BTF_MAGIC: u16 = 0xeb9f;
+
+/// How deep any walk over a type chain goes before it calls the BTF corrupt.
+pub const MAX_DEPTH: usize = 256;
 
 /// What a BTF type is, with the fields rbt needs (names resolved to owned strings).
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +58,8 @@ pub enum Type {
     Enum(Enum),
     Fwd {
         name: String,
+        /// `union foo;` rather than `struct foo;`.
+        union: bool,
     },
     Typedef {
         name: String,
@@ -64,11 +77,18 @@ pub enum Type {
     Func {
         name: String,
         proto: u32,
+        /// 0 static, 1 global, 2 extern.
+        linkage: u32,
     },
-    FuncProto,
+    FuncProto {
+        ret: u32,
+        params: Vec<Param>,
+    },
     Var {
         name: String,
         target: u32,
+        /// 0 static, 1 global-alloc, 2 extern.
+        linkage: u32,
     },
     Datasec {
         name: String,
@@ -80,11 +100,22 @@ pub enum Type {
         size: u32,
     },
     DeclTag {
+        name: String,
         target: u32,
+        /// -1 for the type itself, else the member or parameter index.
+        component_idx: i32,
     },
     TypeTag {
+        name: String,
         target: u32,
     },
+}
+
+/// One parameter of a FUNC_PROTO; type 0 with no name is the `...` of a variadic function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub name: String,
+    pub ty: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +153,8 @@ pub struct Enum {
     pub name: String,
     pub size: u32,
     pub signed: bool,
+    /// BTF_KIND_ENUM64 (64-bit values) rather than BTF_KIND_ENUM.
+    pub is64: bool,
     /// Enumerators; values are stored as the 64-bit pattern (sign-extended for signed).
     pub values: Vec<(String, i64)>,
 }
@@ -137,79 +170,46 @@ pub struct DatasecVar {
     pub size: u32,
 }
 
-/// A parsed BTF blob. Type id 0 is void; ids index `types`.
+/// A parsed BTF blob. Type id 0 is void; ids index `types`. A split BTF (a module's) holds
+/// its base's types and strings first, so ids and name offsets read as the kernel's do.
 #[derive(Debug, Clone)]
 pub struct Btf {
     types: Vec<Type>,
-    /// The string section (line_info and func_info point into it).
+    /// The string section (the base's strings first for a split BTF).
     strings: Vec<u8>,
-    /// Return type and parameters of each FUNC_PROTO, by type id (see func.rs).
-    protos: std::collections::HashMap<u32, func::Proto>,
-}
-
-fn rd32(b: &[u8], at: usize) -> Result<u32> {
-    let s = b
-        .get(at..at + 4)
-        .with_context(|| format!("BTF truncated at byte {at}"))?;
-    Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn name_at(strings: &[u8], off: u32) -> String {
-    let Some(rest) = strings.get(off as usize..) else {
-        return String::new();
-    };
-    let end = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
-    String::from_utf8_lossy(&rest[..end]).into_owned()
+    /// The first type id this blob defines (1, or the base's type count for a split BTF).
+    start_id: u32,
 }
 
 impl Btf {
-    /// Parse a raw BTF blob (little-endian, as the kernel and libbpf hand it out).
-    pub fn from_raw(raw: &[u8]) -> Result<Btf> {
-        if raw.len() < 24 {
-            bail!("BTF blob too short ({} bytes)", raw.len());
-        }
-        let magic = u16::from_le_bytes([raw[0], raw[1]]);
-        if magic != BTF_MAGIC {
-            bail!("not a BTF blob (magic {magic:#06x})");
-        }
-        let hdr_len = rd32(raw, 4)? as usize;
-        let type_off = rd32(raw, 8)? as usize;
-        let type_len = rd32(raw, 12)? as usize;
-        let str_off = rd32(raw, 16)? as usize;
-        let str_len = rd32(raw, 20)? as usize;
-        let types_bytes = raw
-            .get(hdr_len + type_off..hdr_len + type_off + type_len)
-            .context("BTF type section out of bounds")?;
-        let strings = raw
-            .get(hdr_len + str_off..hdr_len + str_off + str_len)
-            .context("BTF string section out of bounds")?;
-        let mut types = vec![Type::Void];
-        let mut protos = std::collections::HashMap::new();
-        let mut at = 0usize;
-        while at < types_bytes.len() {
-            let (ty, used) = parse_type(types_bytes, at, strings)
-                .with_context(|| format!("BTF type id {}", types.len()))?;
-            if ty == Type::FuncProto {
-                protos.insert(
-                    types.len() as u32,
-                    func::Proto::parse(types_bytes, at, strings)?,
-                );
-            }
-            types.push(ty);
-            at += used;
-        }
-        Ok(Btf {
-            types,
-            strings: strings.to_vec(),
-            protos,
-        }
-        .link_datasecs())
-    }
-
     /// The BTF object the kernel holds under `id` (a map's or program's `btf_id`).
     pub fn from_kernel_id(id: u32) -> Result<Btf> {
         let raw = crate::bpf::btf::raw_by_id(id)?;
         Btf::from_raw(&raw).with_context(|| format!("parsing BTF id {id}"))
+    }
+
+    /// A BTF file (raw blob or ELF .BTF), on top of `base` when it is split BTF.
+    pub fn from_file(path: &Path, base: Option<&Btf>) -> Result<Btf> {
+        let raw = read::raw_from_path(path)?;
+        let btf = match base {
+            Some(base) => Btf::from_raw_split(&raw, base),
+            None => Btf::from_raw(&raw),
+        };
+        btf.with_context(|| format!("{}: corrupt BTF", path.display()))
+    }
+
+    /// The kernel's BTF object `id` and what the kernel says about it; a module's split BTF
+    /// is read on top of `base`.
+    pub fn from_kernel_id_split(
+        id: u32,
+        base: Option<&Btf>,
+    ) -> Result<(Btf, crate::bpf::btf::BtfInfo)> {
+        let (raw, info) = crate::bpf::btf::raw_and_info(id)?;
+        let btf = match base {
+            Some(base) => Btf::from_raw_split(&raw, base),
+            None => Btf::from_raw(&raw),
+        };
+        Ok((btf.with_context(|| format!("parsing BTF id {id}"))?, info))
     }
 
     /// The .BTF section of an ELF object file.
@@ -238,7 +238,7 @@ impl Btf {
                 | Type::Volatile { target }
                 | Type::Const { target }
                 | Type::Restrict { target }
-                | Type::TypeTag { target }
+                | Type::TypeTag { target, .. }
                 | Type::Var { target, .. } => id = *target,
                 _ => return Ok((id, t)),
             }
@@ -254,25 +254,65 @@ impl Btf {
                 Type::Volatile { target }
                 | Type::Const { target }
                 | Type::Restrict { target }
-                | Type::TypeTag { target } => id = *target,
+                | Type::TypeTag { target, .. } => id = *target,
                 _ => return Ok((id, t)),
             }
         }
         bail!("BTF type {id}: modifier chain too long")
     }
 
-    /// The byte size of a type.
+    /// The byte size of a type (arrays of arrays multiplied out, overflow is an error).
     pub fn size_of(&self, id: u32) -> Result<usize> {
-        let (rid, t) = self.resolve(id)?;
-        Ok(match t {
-            Type::Int(i) => i.size as usize,
-            Type::Ptr { .. } => 8,
-            Type::Array { elem, len, .. } => self.size_of(*elem)? * *len as usize,
-            Type::Struct(c) | Type::Union(c) => c.size as usize,
-            Type::Enum(e) => e.size as usize,
-            Type::Float { size, .. } | Type::Datasec { size, .. } => *size as usize,
-            _ => bail!("BTF type {rid} ({}) has no size", self.type_name(rid)),
-        })
+        let mut id = id;
+        let mut count: usize = 1;
+        for _ in 0..MAX_DEPTH {
+            let (rid, t) = self.resolve(id)?;
+            let size = match t {
+                Type::Int(i) => i.size as usize,
+                Type::Ptr { .. } => 8,
+                Type::Array { elem, len, .. } => {
+                    count = count
+                        .checked_mul(*len as usize)
+                        .with_context(|| format!("BTF type {rid}: array size overflows"))?;
+                    id = *elem;
+                    continue;
+                }
+                Type::Struct(c) | Type::Union(c) => c.size as usize,
+                Type::Enum(e) => e.size as usize,
+                Type::Float { size, .. } | Type::Datasec { size, .. } => *size as usize,
+                _ => bail!("BTF type {rid} ({}) has no size", self.type_name(rid)),
+            };
+            return size
+                .checked_mul(count)
+                .with_context(|| format!("BTF type {rid}: array size overflows"));
+        }
+        bail!("BTF type {id}: arrays nested too deep")
+    }
+
+    /// The first type id this blob defines: 1, or the base's type count for a split BTF.
+    pub fn start_id(&self) -> u32 {
+        self.start_id
+    }
+
+    /// The name of a type as BTF stores it ("" for anonymous types and modifiers).
+    pub fn name_of(&self, id: u32) -> &str {
+        match self.types.get(id as usize) {
+            Some(
+                Type::Int(Int { name, .. })
+                | Type::Struct(Composite { name, .. })
+                | Type::Union(Composite { name, .. })
+                | Type::Enum(Enum { name, .. })
+                | Type::Fwd { name, .. }
+                | Type::Typedef { name, .. }
+                | Type::Func { name, .. }
+                | Type::Var { name, .. }
+                | Type::Datasec { name, .. }
+                | Type::Float { name, .. }
+                | Type::DeclTag { name, .. }
+                | Type::TypeTag { name, .. },
+            ) => name,
+            _ => "",
+        }
     }
 
     /// The first type called `name` that is a data type (not a function or variable).
@@ -302,406 +342,40 @@ impl Btf {
 
     /// A C-like spelling of a type, for messages: `struct flow`, `__u32`, `char[16]`.
     pub fn type_name(&self, id: u32) -> String {
+        self.type_name_at(id, 0)
+    }
+
+    fn type_name_at(&self, id: u32, depth: usize) -> String {
         let Ok(t) = self.get(id) else {
             return format!("<bad type {id}>");
         };
+        if depth > MAX_DEPTH {
+            return "...".into();
+        }
+        let name = |target: &u32| self.type_name_at(*target, depth + 1);
         match t {
             Type::Void => "void".into(),
             Type::Int(i) => i.name.clone(),
-            Type::Ptr { target } => format!("{} *", self.type_name(*target)),
-            Type::Array { elem, len, .. } => format!("{}[{len}]", self.type_name(*elem)),
+            Type::Ptr { target } => format!("{} *", name(target)),
+            Type::Array { elem, len, .. } => format!("{}[{len}]", name(elem)),
             Type::Struct(c) => format!("struct {}", c.name),
             Type::Union(c) => format!("union {}", c.name),
             Type::Enum(e) => format!("enum {}", e.name),
-            Type::Fwd { name } => format!("struct {name} (forward)"),
-            Type::Typedef { name, .. } => name.clone(),
-            Type::Volatile { target } => format!("volatile {}", self.type_name(*target)),
-            Type::Const { target } => format!("const {}", self.type_name(*target)),
-            Type::Restrict { target } | Type::TypeTag { target } | Type::DeclTag { target } => {
-                self.type_name(*target)
+            Type::Fwd { name, union } => {
+                let tag = if *union { "union" } else { "struct" };
+                format!("{tag} {name} (forward)")
             }
+            Type::Typedef { name, .. } => name.clone(),
+            Type::Volatile { target } => format!("volatile {}", name(target)),
+            Type::Const { target } => format!("const {}", name(target)),
+            Type::Restrict { target }
+            | Type::TypeTag { target, .. }
+            | Type::DeclTag { target, .. } => name(target),
             Type::Func { name, .. } => format!("func {name}"),
-            Type::FuncProto => "func proto".into(),
+            Type::FuncProto { .. } => "func proto".into(),
             Type::Var { name, .. } => format!("var {name}"),
             Type::Datasec { name, .. } => format!("section {name}"),
             Type::Float { name, .. } => name.clone(),
-        }
-    }
-}
-
-fn parse_type(b: &[u8], at: usize, strings: &[u8]) -> Result<(Type, usize)> {
-    let name = name_at(strings, rd32(b, at)?);
-    let info = rd32(b, at + 4)?;
-    let size_or_type = rd32(b, at + 8)?;
-    let vlen = (info & 0xffff) as usize;
-    let kind = (info >> 24) & 0x1f;
-    let kflag = info >> 31 == 1;
-    let x = at + 12;
-    Ok(match kind {
-        1 => {
-            let enc = rd32(b, x)?;
-            let e = (enc >> 24) & 0x0f;
-            (
-                Type::Int(Int {
-                    name,
-                    size: size_or_type,
-                    signed: e & 1 != 0,
-                    char: e & 2 != 0,
-                    bool: e & 4 != 0,
-                    bit_offset: (enc >> 16) & 0xff,
-                    bits: enc & 0xff,
-                }),
-                16,
-            )
-        }
-        2 => (
-            Type::Ptr {
-                target: size_or_type,
-            },
-            12,
-        ),
-        3 => (
-            Type::Array {
-                elem: rd32(b, x)?,
-                index: rd32(b, x + 4)?,
-                len: rd32(b, x + 8)?,
-            },
-            24,
-        ),
-        4 | 5 => {
-            let mut members = Vec::with_capacity(vlen);
-            for i in 0..vlen {
-                let m = x + i * 12;
-                let off = rd32(b, m + 8)?;
-                let (bit_offset, bitfield) = if kflag {
-                    (off & 0xff_ffff, off >> 24)
-                } else {
-                    (off, 0)
-                };
-                members.push(Member {
-                    name: name_at(strings, rd32(b, m)?),
-                    ty: rd32(b, m + 4)?,
-                    bit_offset,
-                    bitfield,
-                });
-            }
-            let c = Composite {
-                name,
-                size: size_or_type,
-                members,
-            };
-            (
-                if kind == 4 {
-                    Type::Struct(c)
-                } else {
-                    Type::Union(c)
-                },
-                12 + vlen * 12,
-            )
-        }
-        6 => {
-            let mut values = Vec::with_capacity(vlen);
-            for i in 0..vlen {
-                let m = x + i * 8;
-                let raw = rd32(b, m + 4)?;
-                let v = if kflag { raw as i32 as i64 } else { raw as i64 };
-                values.push((name_at(strings, rd32(b, m)?), v));
-            }
-            (
-                Type::Enum(Enum {
-                    name,
-                    size: size_or_type,
-                    signed: kflag,
-                    values,
-                }),
-                12 + vlen * 8,
-            )
-        }
-        7 => (Type::Fwd { name }, 12),
-        8 => (
-            Type::Typedef {
-                name,
-                target: size_or_type,
-            },
-            12,
-        ),
-        9 => (
-            Type::Volatile {
-                target: size_or_type,
-            },
-            12,
-        ),
-        10 => (
-            Type::Const {
-                target: size_or_type,
-            },
-            12,
-        ),
-        11 => (
-            Type::Restrict {
-                target: size_or_type,
-            },
-            12,
-        ),
-        12 => (
-            Type::Func {
-                name,
-                proto: size_or_type,
-            },
-            12,
-        ),
-        13 => (Type::FuncProto, 12 + vlen * 8),
-        14 => (
-            Type::Var {
-                name,
-                target: size_or_type,
-            },
-            16,
-        ),
-        15 => {
-            let mut vars = Vec::with_capacity(vlen);
-            for i in 0..vlen {
-                let m = x + i * 12;
-                vars.push(DatasecVar {
-                    var: rd32(b, m)?,
-                    name: String::new(),
-                    ty: 0,
-                    offset: rd32(b, m + 4)?,
-                    size: rd32(b, m + 8)?,
-                });
-            }
-            (
-                Type::Datasec {
-                    name,
-                    size: size_or_type,
-                    vars,
-                },
-                12 + vlen * 12,
-            )
-        }
-        16 => (
-            Type::Float {
-                name,
-                size: size_or_type,
-            },
-            12,
-        ),
-        17 => (
-            Type::DeclTag {
-                target: size_or_type,
-            },
-            16,
-        ),
-        18 => (
-            Type::TypeTag {
-                target: size_or_type,
-            },
-            12,
-        ),
-        19 => {
-            let mut values = Vec::with_capacity(vlen);
-            for i in 0..vlen {
-                let m = x + i * 12;
-                let lo = rd32(b, m + 4)? as u64;
-                let hi = rd32(b, m + 8)? as u64;
-                values.push((name_at(strings, rd32(b, m)?), ((hi << 32) | lo) as i64));
-            }
-            (
-                Type::Enum(Enum {
-                    name,
-                    size: size_or_type,
-                    signed: kflag,
-                    values,
-                }),
-                12 + vlen * 12,
-            )
-        }
-        k => bail!("unknown BTF kind {k}"),
-    })
-}
-
-impl Btf {
-    /// Fill in the names and types of DATASEC variables (they point at VAR types that may
-    /// come later in the blob).
-    fn link_datasecs(mut self) -> Btf {
-        let vars: Vec<(usize, Vec<(String, u32)>)> = self
-            .types
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| match t {
-                Type::Datasec { vars, .. } => Some((
-                    i,
-                    vars.iter()
-                        .map(|v| match self.types.get(v.var as usize) {
-                            Some(Type::Var { name, target }) => (name.clone(), *target),
-                            _ => (String::new(), 0),
-                        })
-                        .collect(),
-                )),
-                _ => None,
-            })
-            .collect();
-        for (i, named) in vars {
-            if let Some(Type::Datasec { vars, .. }) = self.types.get_mut(i) {
-                for (v, (name, ty)) in vars.iter_mut().zip(named) {
-                    v.name = name;
-                    v.ty = ty;
-                }
-            }
-        }
-        self
-    }
-}
-
-#[cfg(test)]
-pub(crate) mod testing {
-    //! A tiny BTF blob builder for unit tests.
-    use super::*;
-
-    pub struct Builder {
-        types: Vec<u8>,
-        strings: Vec<u8>,
-        pub next_id: u32,
-    }
-
-    impl Builder {
-        pub fn new() -> Self {
-            Builder {
-                types: Vec::new(),
-                strings: vec![0],
-                next_id: 1,
-            }
-        }
-        fn s(&mut self, name: &str) -> u32 {
-            if name.is_empty() {
-                return 0;
-            }
-            let off = self.strings.len() as u32;
-            self.strings.extend_from_slice(name.as_bytes());
-            self.strings.push(0);
-            off
-        }
-        fn w(&mut self, v: u32) {
-            self.types.extend_from_slice(&v.to_le_bytes());
-        }
-        fn head(&mut self, name: &str, kind: u32, vlen: u32, kflag: bool, st: u32) -> u32 {
-            let n = self.s(name);
-            self.w(n);
-            self.w((kind << 24) | vlen | if kflag { 1 << 31 } else { 0 });
-            self.w(st);
-            let id = self.next_id;
-            self.next_id += 1;
-            id
-        }
-        /// enc: 1 signed, 2 char, 4 bool
-        pub fn int(&mut self, name: &str, size: u32, enc: u32) -> u32 {
-            let id = self.head(name, 1, 0, false, size);
-            self.w((enc << 24) | (size * 8));
-            id
-        }
-        pub fn ptr(&mut self, target: u32) -> u32 {
-            self.head("", 2, 0, false, target)
-        }
-        pub fn array(&mut self, elem: u32, index: u32, len: u32) -> u32 {
-            let id = self.head("", 3, 0, false, 0);
-            self.w(elem);
-            self.w(index);
-            self.w(len);
-            id
-        }
-        /// members: (name, type, bit offset, bitfield size)
-        pub fn composite(
-            &mut self,
-            union: bool,
-            name: &str,
-            size: u32,
-            members: &[(&str, u32, u32, u32)],
-        ) -> u32 {
-            let kflag = members.iter().any(|m| m.3 != 0);
-            let id = self.head(
-                name,
-                if union { 5 } else { 4 },
-                members.len() as u32,
-                kflag,
-                size,
-            );
-            for (n, t, off, bits) in members {
-                let n = self.s(n);
-                self.w(n);
-                self.w(*t);
-                self.w(if kflag { (bits << 24) | off } else { *off });
-            }
-            id
-        }
-        pub fn enum32(&mut self, name: &str, size: u32, signed: bool, vals: &[(&str, i32)]) -> u32 {
-            let id = self.head(name, 6, vals.len() as u32, signed, size);
-            for (n, v) in vals {
-                let n = self.s(n);
-                self.w(n);
-                self.w(*v as u32);
-            }
-            id
-        }
-        pub fn enum64(&mut self, name: &str, size: u32, signed: bool, vals: &[(&str, u64)]) -> u32 {
-            let id = self.head(name, 19, vals.len() as u32, signed, size);
-            for (n, v) in vals {
-                let n = self.s(n);
-                self.w(n);
-                self.w(*v as u32);
-                self.w((*v >> 32) as u32);
-            }
-            id
-        }
-        pub fn typedef(&mut self, name: &str, target: u32) -> u32 {
-            self.head(name, 8, 0, false, target)
-        }
-        pub fn volatile(&mut self, target: u32) -> u32 {
-            self.head("", 9, 0, false, target)
-        }
-        pub fn konst(&mut self, target: u32) -> u32 {
-            self.head("", 10, 0, false, target)
-        }
-        pub fn float(&mut self, name: &str, size: u32) -> u32 {
-            self.head(name, 16, 0, false, size)
-        }
-        pub fn var(&mut self, name: &str, target: u32) -> u32 {
-            let id = self.head(name, 14, 0, false, target);
-            self.w(1);
-            id
-        }
-        /// vars: (var id, offset, size)
-        pub fn datasec(&mut self, name: &str, size: u32, vars: &[(u32, u32, u32)]) -> u32 {
-            let id = self.head(name, 15, vars.len() as u32, false, size);
-            for (v, o, s) in vars {
-                self.w(*v);
-                self.w(*o);
-                self.w(*s);
-            }
-            id
-        }
-        pub fn raw(&self) -> Vec<u8> {
-            let mut out = Vec::new();
-            out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
-            out.push(1);
-            out.push(0);
-            for v in [
-                24u32,
-                0,
-                self.types.len() as u32,
-                self.types.len() as u32,
-                self.strings.len() as u32,
-            ] {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-            out.extend_from_slice(&self.types);
-            out.extend_from_slice(&self.strings);
-            out
-        }
-        pub fn build(&self) -> Btf {
-            match Btf::from_raw(&self.raw()) {
-                Ok(b) => b,
-                Err(e) => panic!("test BTF: {e:#}"),
-            }
         }
     }
 }

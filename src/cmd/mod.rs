@@ -1,13 +1,14 @@
 // One module per object; `run` sends a parsed command line to its verb.
 
 pub mod attach;
+pub mod btf;
 pub mod cgroup;
 pub mod docs;
 pub mod feature;
 pub mod link;
 pub mod map;
-pub mod metrics;
 pub mod map_attach;
+pub mod metrics;
 pub mod net;
 pub mod object_verbs;
 pub mod perf;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli, out: &mut Output) -> Result<()> {
         Object::Cgroup { verb } => cgroup::run(verb, g, out),
         Object::Feature { verb } => feature::run(verb, out),
         Object::Version { words } => feature::version(&words, out),
+        Object::Btf { verb } => btf::run(verb, g, out),
         Object::Completions { words } => docs::completions(&words, out),
         Object::Man { words } => docs::man(&words, out),
     }

@@ -1,6 +1,7 @@
 // The grammar table: every object's and verb's words and examples, in one place. A new verb
 // is one entry here (and one function in src/cmd/). See ARCHITECTURE.md.
 
+use super::words::BtfFormat;
 use super::words::{
     CgroupAttachFlag, CgroupAttachType, DumpCode, MapAttachType, NetAttachType, ShellName,
     UpdateFlag, Word,
@@ -228,6 +229,21 @@ const FLAG_GROUP: &[Group] = &[Group {
     name: UPDATE_FLAGS,
     required: false,
 }];
+
+const BTF_SOURCE: &str = "SOURCE";
+const BTF_PART: &str = "PART";
+const BTF_DUMP_SLOTS: &[Slot] = &[
+    Slot::kw(&["id"], &[Value::Number("ID")]).group(BTF_SOURCE),
+    Slot::kw(&["map"], &[MAP]).group(BTF_SOURCE),
+    Slot::kw(&["prog"], &[PROG]).group(BTF_SOURCE),
+    Slot::kw(&["file"], &[LOCAL_FILE]).group(BTF_SOURCE),
+    Slot::kw(&["key"], &[]).group(BTF_PART),
+    Slot::kw(&["value"], &[]).group(BTF_PART),
+    Slot::kw(&["kv"], &[]).group(BTF_PART),
+    Slot::kw(&["all"], &[]).group(BTF_PART),
+    Slot::kw(&["format"], &[Value::Choice("FORMAT", BtfFormat::WORDS)]),
+    Slot::kw(&["root_id"], &[Value::Number("ROOT_ID")]).any_number(),
+];
 
 static TABLE: &[Syntax] = &[
     // ---- prog ----
@@ -490,6 +506,31 @@ static TABLE: &[Syntax] = &[
         ],
     },
     verb("version", "", &[], &["rbt version", "rbt -j version | jq .libbpf_version"]),
+    // ---- btf ----
+    verb("btf", "", &[], &[
+        "rbt btf show",
+        "rbt btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h",
+    ]),
+    verb("btf", "show", &[Slot::kw(&["id"], &[Value::Number("ID")])], &[
+        "rbt btf show",
+        "rbt -j btf show id 1 | jq .size",
+    ]),
+    Syntax {
+        object: "btf",
+        verb: "dump",
+        slots: BTF_DUMP_SLOTS,
+        groups: &[
+            Group { name: BTF_SOURCE, required: true },
+            Group { name: BTF_PART, required: false },
+        ],
+        examples: &[
+            "rbt btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h",
+            "rbt -j btf dump id 1 root_id 114",
+            "rbt btf dump map name flows value format c",
+            "rbt btf dump prog id 7",
+            "rbt -B /sys/kernel/btf/vmlinux btf dump file /sys/kernel/btf/nf_tables",
+        ],
+    },
     // ---- completions, man ----
     verb("completions", "", &[Slot::pos("SHELL", &[Value::Choice("SHELL", ShellName::WORDS)])], &[
         "rbt completions bash > ~/.local/share/bash-completion/completions/rbt",

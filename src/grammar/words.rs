@@ -193,6 +193,16 @@ word_enum! {
 }
 
 word_enum! {
+    /// `btf dump ... format F`: bpftool's raw listing, or a C header.
+    #[derive(Default)]
+    pub enum BtfFormat {
+        #[default]
+        Raw = "raw",
+        C = "c",
+    }
+}
+
+word_enum! {
     /// The shells `rbt completions` writes scripts for.
     pub enum ShellName {
         Bash = "bash",
