@@ -298,7 +298,13 @@ fn objects_rbt_lacks_say_so_in_one_line() {
         for args in [vec![object], vec!["-j", object, "show"]] {
             let (code, out, err) = run(&args);
             assert_eq!(code, 2, "{args:?}");
-            assert!(out.is_empty(), "{args:?}: {out}");
+            if args[0] == "-j" {
+                // -j: the error as JSON on stdout too, as every other error.
+                let v: serde_json::Value = serde_json::from_str(&out).expect("JSON error");
+                assert!(v["error"].as_str().is_some_and(|e| e.contains("not in rbt yet")));
+            } else {
+                assert!(out.is_empty(), "{args:?}: {out}");
+            }
             assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
             assert!(
                 err.contains(&format!("`rbt {object}` is not in rbt yet")),
