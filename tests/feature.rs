@@ -301,7 +301,9 @@ fn objects_rbt_lacks_say_so_in_one_line() {
             if args[0] == "-j" {
                 // -j: the error as JSON on stdout too, as every other error.
                 let v: serde_json::Value = serde_json::from_str(&out).expect("JSON error");
-                assert!(v["error"].as_str().is_some_and(|e| e.contains("not in rbt yet")));
+                assert!(v["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("not in rbt yet")));
             } else {
                 assert!(out.is_empty(), "{args:?}: {out}");
             }
