@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use serde_json::Value;
@@ -160,21 +159,8 @@ fn a_core_program_built_on_rbts_vmlinux_h_loads_and_reads_task_struct() {
     std::fs::write(dir.join("vmlinux.h"), header).expect("writing vmlinux.h");
     let obj = dir.join("btf_core.bpf.o");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bpf/btf_core.bpf.c");
-    let out = Command::new("clang")
-        .args(BPF_CFLAGS)
-        .arg("-I")
-        .arg(&dir)
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&obj)
-        .output()
-        .expect("running clang");
-    assert!(
-        out.status.success(),
-        "clang against rbt's vmlinux.h: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Compiles against rbt's vmlinux.h (in `dir`), or the test fails with clang's errors.
+    compile_bpf(BPF_CFLAGS, &dir, &src, &obj);
     let pins = PinDir::new();
     let obj_s = obj.display().to_string();
     let progs = pins.join("p");

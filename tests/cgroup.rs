@@ -83,34 +83,11 @@ fn peer_in(cgroup: &str, n: u32) -> u64 {
         .display()
         .to_string();
     let script = format!("echo $$ > {cgroup}/cgroup.procs && exec {peer} - {n}");
-    let out = Command::new("sh")
-        .args(["-c", &script])
-        .output()
-        .expect("running the peer");
-    assert!(
-        out.status.success(),
-        "peer: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0)
+    number_printed_by(Command::new("sh").args(["-c", &script]))
 }
 
 fn count(loaded: &Loaded, key: u32) -> u64 {
-    let key = key.to_string();
-    run_json(&[
-        "-j",
-        "map",
-        "lookup",
-        "pinned",
-        &loaded.map("cg_counts"),
-        "key",
-        &key,
-    ])["value"]
-        .as_u64()
-        .unwrap_or(0)
+    map_number(&loaded.map("cg_counts"), key)
 }
 
 /// rbt's and bpftool's lists of programs agree field by field (rbt may add fields).

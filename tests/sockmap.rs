@@ -13,34 +13,11 @@ use serde_json::Value;
 /// Run the peer: a connected TCP pair put into the pinned sockmap, `n` messages sent.
 fn peer(map: &str, n: u32) -> u64 {
     let peer = target_program("sockmap_peer", &["-O1"], "");
-    let out = Command::new(peer)
-        .args([map, &n.to_string()])
-        .output()
-        .expect("running the peer");
-    assert!(
-        out.status.success(),
-        "peer: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0)
+    number_printed_by(Command::new(peer).args([map, &n.to_string()]))
 }
 
 fn count(loaded: &Loaded, key: u32) -> u64 {
-    let key = key.to_string();
-    run_json(&[
-        "-j",
-        "map",
-        "lookup",
-        "pinned",
-        &loaded.map("verdict_counts"),
-        "key",
-        &key,
-    ])["value"]
-        .as_u64()
-        .unwrap_or(0)
+    map_number(&loaded.map("verdict_counts"), key)
 }
 
 #[test]

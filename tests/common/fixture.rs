@@ -48,24 +48,29 @@ pub fn fixture(name: &str) -> PathBuf {
         let src = tests_bpf().join(format!("{name}.bpf.c"));
         // One file per test process, so parallel test binaries do not race on it.
         let obj = build_dir().join(format!("{name}.{}.bpf.o", std::process::id()));
-        let out = Command::new("clang")
-            .args(BPF_CFLAGS)
-            .arg("-I")
-            .arg(tests_bpf())
-            .arg("-c")
-            .arg(&src)
-            .arg("-o")
-            .arg(&obj)
-            .output()
-            .expect("running clang");
-        assert!(
-            out.status.success(),
-            "clang {}: {}",
-            src.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        compile_bpf(BPF_CFLAGS, &tests_bpf(), &src, &obj);
         obj
     })
+}
+
+/// `clang FLAGS -I INCLUDE -c SRC -o OBJ`, which must succeed.
+pub fn compile_bpf(flags: &[&str], include: &Path, src: &Path, obj: &Path) {
+    let out = Command::new("clang")
+        .args(flags)
+        .arg("-I")
+        .arg(include)
+        .arg("-c")
+        .arg(src)
+        .arg("-o")
+        .arg(obj)
+        .output()
+        .expect("running clang");
+    assert!(
+        out.status.success(),
+        "clang {}: {}",
+        src.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Compile tests/bpf/NAME.bpf.c without `-g` (no BTF, no func_info, no line_info).
@@ -74,20 +79,7 @@ pub fn fixture_without_btf(name: &str) -> PathBuf {
         let src = tests_bpf().join(format!("{name}.bpf.c"));
         let obj = build_dir().join(format!("{name}.nobtf.{}.bpf.o", std::process::id()));
         let flags: Vec<&str> = BPF_CFLAGS.iter().copied().filter(|f| *f != "-g").collect();
-        let out = Command::new("clang")
-            .args(&flags)
-            .arg("-c")
-            .arg(&src)
-            .arg("-o")
-            .arg(&obj)
-            .output()
-            .expect("running clang");
-        assert!(
-            out.status.success(),
-            "clang {}: {}",
-            src.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        compile_bpf(&flags, &tests_bpf(), &src, &obj);
         obj
     })
 }

@@ -159,3 +159,28 @@ pub fn target_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
 }
+
+/// The numeric value at `key` (a u32) of a pinned map, read with `rbt -j map lookup`; 0 when
+/// there is none.
+#[allow(dead_code)]
+pub fn map_number(map_pin: &str, key: u32) -> u64 {
+    let key = key.to_string();
+    run_json(&["-j", "map", "lookup", "pinned", map_pin, "key", &key])["value"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// Run a helper program that must succeed and prints one number (0 when it prints none).
+#[allow(dead_code)]
+pub fn number_printed_by(cmd: &mut Command) -> u64 {
+    let out = cmd.output().expect("running the helper program");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
