@@ -408,7 +408,7 @@ impl Output {
     /// A status line for the person at the terminal (a stream's summary), on stderr so
     /// stdout stays pure records.
     pub fn status(&mut self, message: &str) {
-        let _ = writeln!(io::stderr().lock(), "{message}");
+        status_line(message);
     }
 
     /// Bytes written as they are (a generated script).
@@ -476,6 +476,11 @@ impl Output {
         }
         exit_code(err)
     }
+}
+
+/// A status line on stderr, for threads that have no `Output` (the metrics server's log).
+pub fn status_line(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "{message}");
 }
 
 /// A table cell with control characters shown as escapes (`\n`, `\x1b`), so a program or

@@ -1,7 +1,7 @@
 // `metrics serve`: an HTTP endpoint (tiny_http) whose every GET /metrics is a fresh scrape,
 // with BPF run-time statistics enabled while it runs; its log lines go to stderr.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
@@ -21,7 +21,7 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A line of the server's log on stderr (stdout stays empty while it serves).
 fn log(message: &str) {
-    let _ = writeln!(io::stderr().lock(), "rbt metrics: {message}");
+    crate::output::status_line(&format!("rbt metrics: {message}"));
 }
 
 pub fn serve(args: &MetricsServeArgs, out: &mut Output) -> Result<()> {
