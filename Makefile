@@ -93,3 +93,16 @@ uninstall:
 vmtest: deps
 	cargo build
 	bash vm/run.sh
+
+# Fuzz rbt's parsers of untrusted input (fuzz/, cargo-fuzz on nightly), each target for
+# FUZZ_SECONDS, niced and single-job. Not part of `make test`; `fuzz-ci` is CI's 60 s run.
+FUZZ_TARGETS := btf btf_encode bytes usdt
+FUZZ_SECONDS ?= 600
+.PHONY: fuzz fuzz-ci
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do mkdir -p corpus/$$t && \
+		nice -n 19 cargo +nightly fuzz run $$t corpus/$$t -- -jobs=1 \
+		-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 || exit 1; done
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=60

@@ -28,14 +28,19 @@ const NT_STAPSDT: u32 = 3;
 /// Every USDT note of the ELF file at `path`, with addresses turned into file offsets
 /// as libbpf does (the `.stapsdt.base` adjustment for prelinked files included).
 pub fn notes(path: &Path) -> Result<Vec<Note>> {
-    use object::{Object, ObjectSection};
     let data = crate::input::read_file(path, crate::input::MAX_ELF, "binary")?;
-    let file = object::File::parse(&*data)
-        .map_err(|e| anyhow::anyhow!("{}: not an ELF file: {e}", path.display()))?;
+    notes_in(&data, &path.display())
+}
+
+/// The USDT notes of ELF bytes `data`; `path` names the file in errors.
+pub fn notes_in(data: &[u8], path: &dyn std::fmt::Display) -> Result<Vec<Note>> {
+    use object::{Object, ObjectSection};
+    let file =
+        object::File::parse(data).map_err(|e| anyhow::anyhow!("{path}: not an ELF file: {e}"))?;
     if file.architecture() != object::Architecture::X86_64 {
         anyhow::bail!(
             "{}: USDT arguments are only understood for x86-64 binaries (this one is {:?})",
-            path.display(),
+            path,
             file.architecture()
         );
     }
@@ -44,11 +49,11 @@ pub fn notes(path: &Path) -> Result<Vec<Note>> {
     };
     let raw = section
         .data()
-        .map_err(|e| anyhow::anyhow!("{}: reading .note.stapsdt: {e}", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("{}: reading .note.stapsdt: {e}", path))?;
     let base_section = file.section_by_name(".stapsdt.base").map(|s| s.address());
     let mut notes = Vec::new();
     for n in parse_notes(raw) {
-        let n = n.with_context(|| format!("{}: malformed .note.stapsdt", path.display()))?;
+        let n = n.with_context(|| format!("{}: malformed .note.stapsdt", path))?;
         let mut ip = n.loc;
         if let (Some(actual), true) = (base_section, n.base != 0) {
             ip = ip.wrapping_add(actual).wrapping_sub(n.base);
@@ -56,7 +61,7 @@ pub fn notes(path: &Path) -> Result<Vec<Note>> {
         let offset = file_offset(&file, ip).ok_or_else(|| {
             anyhow::anyhow!(
                 "{}: USDT {}:{} at {ip:#x} lies in no loadable segment",
-                path.display(),
+                path,
                 n.provider,
                 n.name
             )
@@ -66,7 +71,7 @@ pub fn notes(path: &Path) -> Result<Vec<Note>> {
             s => file_offset(&file, s).ok_or_else(|| {
                 anyhow::anyhow!(
                     "{}: semaphore of USDT {}:{} at {s:#x} lies in no loadable segment",
-                    path.display(),
+                    path,
                     n.provider,
                     n.name
                 )

@@ -169,6 +169,22 @@ pub(super) fn encode_json(codec: &Codec, v: &Value, size: usize) -> Result<Vec<u
     codec.encode(v, size)
 }
 
+/// For fuzz/ (cargo-fuzz sets `cfg(fuzzing)`): `map update` words through the grammar and
+/// bpftool's byte grammar (or one typed word under `codec`) to key and value bytes of the
+/// given sizes, with no map behind them.
+#[cfg(fuzzing)]
+pub fn fuzz_update_words(
+    words: &[String],
+    codec: &Codec,
+    key_size: usize,
+    value_size: usize,
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let w = super::words::update(words)?;
+    let key = parse_data(&w.key, key_size, codec, "key")?;
+    let value = parse_data(&w.value, value_size, codec, "value")?;
+    Ok((key, value))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,9 @@ mod view;
 mod watch;
 mod words;
 
+#[cfg(fuzzing)]
+pub use encode::fuzz_update_words;
+
 use std::rc::Rc;
 
 use anyhow::{Context, Result};
