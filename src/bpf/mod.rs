@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cgroup;
 pub mod helper_names;
 pub mod kallsyms;
+pub mod legacy;
 pub mod link;
 pub mod link_pin;
 pub mod log;

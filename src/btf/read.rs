@@ -366,3 +366,21 @@ pub fn raw_from_path(path: &std::path::Path) -> Result<Vec<u8>> {
         .with_context(|| format!("{}: cannot read its .BTF section", path.display()))?;
     Ok(bytes.to_vec())
 }
+
+/// A blob's type records as bytes (record i is type id i + 1) and its string section, for
+/// `write::Writer` to extend.
+pub(crate) fn records(raw: &[u8]) -> Result<(Vec<Vec<u8>>, Vec<u8>)> {
+    let (types_bytes, strings) = sections(raw)?;
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at < types_bytes.len() {
+        if out.len() >= MAX_TYPES {
+            bail!("BTF has more than {MAX_TYPES} types");
+        }
+        let (_, used) = parse_type(types_bytes, at, strings)
+            .with_context(|| format!("BTF type id {}", out.len() + 1))?;
+        out.push(types_bytes[at..at + used].to_vec());
+        at += used;
+    }
+    Ok((out, strings.to_vec()))
+}
