@@ -84,7 +84,7 @@ pub fn layout(size: usize, count: usize) -> Result<Layout> {
     if count == 0 {
         bail!("the `maps` section ({size} bytes) holds no map symbol");
     }
-    if size % count != 0 {
+    if !size.is_multiple_of(count) {
         bail!(
             "the `maps` section is {size} bytes for {count} map symbols, not a whole size per map (known layouts: {known} bytes)"
         );

@@ -236,13 +236,13 @@ impl Elf {
         for (i, s) in self.sections.iter().enumerate() {
             let data = if i == self.shstrndx { &names } else { &s.data };
             let align = s.align.max(1) as usize;
-            while out.len() % align != 0 {
+            while !out.len().is_multiple_of(align) {
                 out.push(0);
             }
             offsets.push(out.len() as u64);
             out.extend_from_slice(data);
         }
-        while out.len() % 8 != 0 {
+        while !out.len().is_multiple_of(8) {
             out.push(0);
         }
         let shoff = out.len() as u64;
