@@ -13,6 +13,7 @@ pub mod net;
 pub mod object_verbs;
 pub mod perf;
 pub mod prog;
+pub mod struct_ops;
 pub mod top;
 pub mod usdt;
 
@@ -31,6 +32,7 @@ pub fn run(cli: Cli, out: &mut Output) -> Result<()> {
         Object::Net { verb } => net::run(verb, g, out),
         Object::Metrics { verb } => metrics::run(verb, out),
         Object::Cgroup { verb } => cgroup::run(verb, g, out),
+        Object::StructOps { verb } => struct_ops::run(verb, g, out),
         Object::Feature { verb } => feature::run(verb, out),
         Object::Version { words } => feature::version(&words, out),
         Object::Btf { verb } => btf::run(verb, g, out),

@@ -487,6 +487,33 @@ static TABLE: &[Syntax] = &[
     verb("cgroup", "detach", CGROUP_DETACH_SLOTS, &[
         "rbt cgroup detach /sys/fs/cgroup/unified/app connect4 pinned /sys/fs/bpf/connect4",
     ]),
+    // ---- struct_ops ----
+    verb("struct_ops", "", &[], &[
+        "rbt struct_ops register cc.bpf.o /sys/fs/bpf/cc",
+        "rbt struct_ops show",
+        "rbt struct_ops unregister name my_cc",
+    ]),
+    verb("struct_ops", "show", ANY_MAP, &[
+        "rbt struct_ops show",
+        "rbt -j struct_ops show id 42",
+        "rbt struct_ops list name my_cc",
+    ]),
+    verb("struct_ops", "dump", ANY_MAP, &[
+        "rbt struct_ops dump name my_cc",
+        "rbt -j struct_ops dump | jq '.[1]'",
+    ]),
+    verb("struct_ops", "register", &[
+        Slot::pos("OBJ", &[LOCAL_FILE_OBJ]),
+        Slot::pos("LINK_DIR", &[Value::Text("LINK_DIR", Source::BpffsDir)]).optional(),
+    ], &[
+        "rbt struct_ops register cc.bpf.o",
+        "rbt struct_ops register cc.bpf.o /sys/fs/bpf/cc",
+        "rbt -j struct_ops register cc.bpf.o | jq '.[].id'",
+    ]),
+    verb("struct_ops", "unregister", ONE_MAP, &[
+        "rbt struct_ops unregister name my_cc",
+        "rbt struct_ops unregister id 42",
+    ]),
     // ---- feature, version ----
     verb("feature", "", &[], &[
         "rbt feature probe",
