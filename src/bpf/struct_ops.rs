@@ -181,8 +181,16 @@ pub fn register<'a>(
                 .rev()
                 .find(|l| l.starts_with("libbpf: "))
                 .map(|l| l.trim_start_matches("libbpf: ").to_owned())
-                .unwrap_or_else(|| e.to_string());
-            anyhow::anyhow!("registering struct_ops {name}: {detail}")
+                .unwrap_or_else(|| format!("{:#}", anyhow::Error::from(e)));
+            let hint = if detail.contains("exists") {
+                "the kernel has a struct_ops of that name already (see `rbt struct_ops show`, and for TCP /proc/sys/net/ipv4/tcp_available_congestion_control)"
+            } else {
+                "rerun with -d for libbpf's messages"
+            };
+            hinted(
+                format!("registering struct_ops {name}: {detail}; nothing registered"),
+                hint,
+            )
         })?;
         let mut reg = Registered {
             map_id: info.id,
@@ -194,8 +202,9 @@ pub fn register<'a>(
         };
         if uses_link {
             let pin = pin_of(&name);
-            link.pin(&pin)
-                .map_err(|e| anyhow::anyhow!("pinning the link of {name} at {}: {e}", pin.display()))?;
+            link.pin(&pin).map_err(|e| {
+                anyhow::anyhow!("pinning the link of {name} at {}: {e}", pin.display())
+            })?;
             reg.link_id = super::link::head(link.as_fd()).ok().map(|h| h.id);
             reg.pinned = Some(pin.clone());
             // Undo: unpin, then close the last fd of the link, which unregisters it. On

@@ -210,15 +210,16 @@ fn dump(words: &[String], out: &mut Output) -> Result<()> {
         let btf = kbtf.of(info.btf_vmlinux_id);
         let value = so::value(&m.fd, &info)?;
         let spell = |proto: u32, v: u64| func_ptr_text(&btf, proto, v);
-        let typed = crate::btf::bpftool_json::to_json(
-            &btf,
-            info.btf_vmlinux_value_type_id,
-            &value,
-            &spell,
-        )
-        .with_context(|| format!("formatting struct_ops map {} id {}", info.name, info.id))?;
+        let typed =
+            crate::btf::bpftool_json::to_json(&btf, info.btf_vmlinux_value_type_id, &value, &spell)
+                .with_context(|| {
+                    format!("formatting struct_ops map {} id {}", info.name, info.id)
+                })?;
         let mut obj = serde_json::Map::new();
-        obj.insert(btf.name_of(info.btf_vmlinux_value_type_id).to_owned(), typed);
+        obj.insert(
+            btf.name_of(info.btf_vmlinux_value_type_id).to_owned(),
+            typed,
+        );
         docs.push(Value::Object(obj));
     }
     if out.is_json() {
@@ -274,7 +275,10 @@ fn check_link_dir(dir: &Path, names: &[&str]) -> Result<bool> {
         if !bpffs::is_bpffs(dir) {
             return Err(hinted(
                 format!("LINK_DIR {shown}: is not on a bpffs; nothing registered"),
-                format!("give a directory under {} (or another bpffs mount)", bpffs::DEFAULT_ROOT),
+                format!(
+                    "give a directory under {} (or another bpffs mount)",
+                    bpffs::DEFAULT_ROOT
+                ),
             ));
         }
         bpffs::check_trusted_dir(dir)?;
@@ -305,7 +309,10 @@ fn check_link_dir(dir: &Path, names: &[&str]) -> Result<bool> {
                 "LINK_DIR {shown}: {} is not on a bpffs; nothing registered",
                 above.display()
             ),
-            format!("give a directory under {} (or another bpffs mount)", bpffs::DEFAULT_ROOT),
+            format!(
+                "give a directory under {} (or another bpffs mount)",
+                bpffs::DEFAULT_ROOT
+            ),
         ));
     }
     bpffs::check_trusted_dir(above)?;
@@ -410,7 +417,10 @@ fn unregister(words: &[String], g: &Globals, out: &mut Output) -> Result<()> {
                 }
             }
         }
-        lines.push(format!("Unregistered {kernel} {} id {}", info.name, info.id));
+        lines.push(format!(
+            "Unregistered {kernel} {} id {}",
+            info.name, info.id
+        ));
     }
     out.done(Some(&lines.join("\n")))?;
     Ok(())
