@@ -327,3 +327,33 @@ fn a_failure_midway_rolls_back_what_was_registered() {
     assert_eq!(code, 1);
     assert_eq!(entries(&pins.path), Vec::<String>::new());
 }
+
+#[test]
+fn use_loader_is_accepted_and_refused_by_verbs_that_load() {
+    require_kernel!("struct_ops");
+    let msg = "Error: rbt does not support --use-loader (light skeleton loader); load without it\n";
+    let name = "rbt_so_loader";
+    let obj = cc(name, false);
+    let _guard = Unregister(vec![name.into()]);
+    let pins = PinDir::new();
+    let prog = fixture("prog_basic").display().to_string();
+    let pin = pins.join("p");
+    for args in [
+        vec!["-L", "struct_ops", "register", obj.as_str()],
+        vec!["--use-loader", "prog", "load", prog.as_str(), pin.as_str()],
+        vec!["-L", "prog", "loadall", prog.as_str(), pin.as_str()],
+    ] {
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_eq!(err, msg, "{args:?}");
+        assert!(out.is_empty());
+    }
+    let (code, out, _) = run(&["-j", "-L", "struct_ops", "register", &obj]);
+    assert_eq!(code, 2);
+    assert!(out.contains("--use-loader"), "{out}");
+    assert!(!registered(name));
+    assert_eq!(entries(&pins.path), Vec::<String>::new());
+    // Elsewhere it is accepted and changes nothing, as in bpftool.
+    let (code, _, err) = run(&["-L", "struct_ops", "show"]);
+    assert_eq!(code, 0, "{err}");
+}

@@ -48,6 +48,9 @@ pub struct Globals {
     /// The base BTF of a split BTF (a kernel module's) for `btf dump`.
     #[arg(short = 'B', long = "base-btf", global = true, value_name = "FILE")]
     pub base_btf: Option<PathBuf>,
+    /// bpftool's light skeleton loader: not in rbt (verbs that load refuse it).
+    #[arg(short = 'L', long = "use-loader", global = true)]
+    pub use_loader: bool,
     /// When to colour the output (NO_COLOR in the environment means never).
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,

@@ -264,6 +264,8 @@ MAP is a BPF_MAP_TYPE_RINGBUF or PERF_EVENT_ARRAY.
 Records print as hex; --type TYPE decodes them with BTF. With --json each line is
 {\"timestamp\",\"cpu\" (perf arrays),\"size\",\"data\"} and lost samples are
 {\"lost\":{\"cpu\",\"count\"}} lines; a summary goes to stderr at the end.
+cpu N index M (perf event arrays, both or neither, as bpftool): read only the buffer opened
+on CPU N and stored at index M of the map (a program must output to that index).
 Exit: 0 when it ends on --count, --duration, Ctrl-C, SIGTERM or a closed stdout.";
 
 #[derive(Args, Debug)]
