@@ -332,15 +332,14 @@ fn register(words: &[String], g: &Globals, out: &mut Output) -> Result<()> {
         .collect();
     let dir = given_dir.clone().unwrap_or_else(default_link_dir);
     let mut rollback = Rollback::new();
-    if given_dir.is_some() || !link_names.is_empty() {
-        if check_link_dir(&dir, &link_names)? {
-            let made = bpffs::create_dirs(&dir)?;
-            rollback.push(move || {
-                for d in made.iter().rev() {
-                    let _ = std::fs::remove_dir(d);
-                }
-            });
-        }
+    let wants_dir = given_dir.is_some() || !link_names.is_empty();
+    if wants_dir && check_link_dir(&dir, &link_names)? {
+        let made = bpffs::create_dirs(&dir)?;
+        rollback.push(move || {
+            for d in made.iter().rev() {
+                let _ = std::fs::remove_dir(d);
+            }
+        });
     }
     let regs = so::register(&obj, &|name: &str| dir.join(name), &mut rollback)?;
     let mut kbtf = KernelBtf::new()?;

@@ -503,7 +503,7 @@ static TABLE: &[Syntax] = &[
     verb("struct_ops", "show", ANY_MAP, &[
         "rbt struct_ops show",
         "rbt -j struct_ops show id 42",
-        "rbt struct_ops list name my_cc",
+        "rbt struct_ops show name my_cc",
     ]),
     verb("struct_ops", "dump", ANY_MAP, &[
         "rbt struct_ops dump name my_cc",
