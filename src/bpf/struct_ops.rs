@@ -222,6 +222,7 @@ pub fn register<'a>(
             });
         }
         done.push(reg);
+        super::stream::interrupted()?;
     }
     Ok(done)
 }

@@ -523,7 +523,7 @@ pub struct MetricsServeArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum StructOpsVerb {
-    /// Show every registered struct_ops map, or the ones STRUCT_OPS_MAP names.
+    /// Show every registered struct_ops map, or the ones MAP names (id, name or pin).
     #[command(
         visible_alias = "list",
         after_help = "Fields as bpftool's: id, name, kernel_struct_ops (the kernel struct it implements)."

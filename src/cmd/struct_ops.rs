@@ -225,9 +225,13 @@ fn dump(words: &[String], out: &mut Output) -> Result<()> {
     if out.is_json() {
         out.json(&docs)?;
     } else {
-        let mut text = serde_json::to_string_pretty(&docs)?;
-        text.push('\n');
-        out.raw(text.as_bytes())?;
+        // bpftool prints the same JSON, pretty (4 spaces), without -j.
+        let mut text = Vec::new();
+        let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+        let mut ser = serde_json::Serializer::with_formatter(&mut text, fmt);
+        docs.serialize(&mut ser)?;
+        text.push(b'\n');
+        out.raw(&text)?;
     }
     Ok(())
 }
@@ -324,6 +328,8 @@ fn register(words: &[String], g: &Globals, out: &mut Output) -> Result<()> {
     let obj = m.path("OBJ").ok_or_else(|| usage("expected OBJ"))?;
     let given_dir = m.path("LINK_DIR");
     bpffs::ensure_mounted(g.nomount)?;
+    // Ctrl-C, SIGTERM, SIGHUP between two maps: undo what was done, then exit.
+    bpf::stream::defer_interrupts()?;
     let planned = so::plan(&obj)?;
     let link_names: Vec<&str> = planned
         .iter()
