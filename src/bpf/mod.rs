@@ -28,6 +28,7 @@ pub mod prog;
 pub mod prog_image;
 pub mod stats;
 pub mod stream;
+pub mod struct_ops;
 pub mod usdt;
 
 use std::ffi::{CStr, CString};

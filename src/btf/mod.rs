@@ -17,6 +17,7 @@
 // Until every caller is merged, parts of the API have no user in some branches.
 #![allow(dead_code)]
 
+pub mod bpftool_json;
 pub mod c_dump;
 mod check;
 pub mod codec;

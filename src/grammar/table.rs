@@ -216,6 +216,12 @@ const FEATURE_PROBE_SLOTS: &[Slot] = &[
 
 const ONE_PROG: &[Slot] = &[Slot::pos("PROG", &[PROG]).optional()];
 const ONE_MAP: &[Slot] = &[Slot::pos("MAP", &[MAP])];
+/// `perf events` / `map event_pipe`: bpftool's `cpu N index M` read one CPU's buffer.
+const EVENTS_SLOTS: &[Slot] = &[
+    Slot::pos("MAP", &[MAP]),
+    Slot::kw(&["cpu"], &[Value::Number("N")]),
+    Slot::kw(&["index"], &[Value::Number("M")]),
+];
 const ANY_MAP: &[Slot] = &[Slot::pos("MAP", &[MAP]).optional()];
 const ANY_LINK: &[Slot] = &[Slot::pos("LINK", &[LINK]).optional()];
 const PUSH_SLOTS: &[Slot] = &[
@@ -383,8 +389,9 @@ static TABLE: &[Syntax] = &[
     verb("map", "pop", ONE_MAP, &["rbt map pop pinned /sys/fs/bpf/stack"]),
     verb("map", "dequeue", ONE_MAP, &["rbt map dequeue pinned /sys/fs/bpf/q"]),
     verb("map", "freeze", ONE_MAP, &["rbt map freeze pinned /sys/fs/bpf/config"]),
-    verb("map", "event_pipe", ONE_MAP, &[
+    verb("map", "event_pipe", EVENTS_SLOTS, &[
         "rbt map event_pipe name events --count 100",
+        "rbt map event_pipe pinned /sys/fs/bpf/events cpu 0 index 0",
         "rbt -j map event_pipe pinned /sys/fs/bpf/events --type 'struct event' --duration 10s",
     ]),
     verb("map", "watch", ONE_MAP, &[
@@ -416,7 +423,7 @@ static TABLE: &[Syntax] = &[
         "rbt perf tracelog",
         "rbt -j perf tracelog --count 10 | jq -r .message",
     ]),
-    verb("perf", "events", ONE_MAP, &[
+    verb("perf", "events", EVENTS_SLOTS, &[
         "rbt perf events name events --count 100",
         "rbt -j perf events pinned /sys/fs/bpf/events --type 'struct event' --duration 10s",
     ]),
@@ -486,6 +493,33 @@ static TABLE: &[Syntax] = &[
     },
     verb("cgroup", "detach", CGROUP_DETACH_SLOTS, &[
         "rbt cgroup detach /sys/fs/cgroup/unified/app connect4 pinned /sys/fs/bpf/connect4",
+    ]),
+    // ---- struct_ops ----
+    verb("struct_ops", "", &[], &[
+        "rbt struct_ops register cc.bpf.o /sys/fs/bpf/cc",
+        "rbt struct_ops show",
+        "rbt struct_ops unregister name my_cc",
+    ]),
+    verb("struct_ops", "show", ANY_MAP, &[
+        "rbt struct_ops show",
+        "rbt -j struct_ops show id 42",
+        "rbt struct_ops show name my_cc",
+    ]),
+    verb("struct_ops", "dump", ANY_MAP, &[
+        "rbt struct_ops dump name my_cc",
+        "rbt -j struct_ops dump | jq '.[1]'",
+    ]),
+    verb("struct_ops", "register", &[
+        Slot::pos("OBJ", &[LOCAL_FILE_OBJ]),
+        Slot::pos("LINK_DIR", &[Value::Text("LINK_DIR", Source::BpffsDir)]).optional(),
+    ], &[
+        "rbt struct_ops register cc.bpf.o",
+        "rbt struct_ops register cc.bpf.o /sys/fs/bpf/cc",
+        "rbt -j struct_ops register cc.bpf.o | jq '.[].id'",
+    ]),
+    verb("struct_ops", "unregister", ONE_MAP, &[
+        "rbt struct_ops unregister name my_cc",
+        "rbt struct_ops unregister id 42",
     ]),
     // ---- feature, version ----
     verb("feature", "", &[], &[
