@@ -85,7 +85,7 @@ impl Dumper<'_> {
                     (1u64 << (n * 8)) - 1
                 };
                 if let Some((name, _)) = e.values.iter().find(|(_, v)| (*v as u64) & mask == raw) {
-                    Value::String(name.clone())
+                    Value::String(name.to_string())
                 } else if e.is64 {
                     Value::from(raw as i64)
                 } else {
@@ -132,7 +132,7 @@ impl Dumper<'_> {
                     } else {
                         self.value(m.ty, m.bit_offset % 8, part, depth + 1)?
                     };
-                    map.insert(m.name.clone(), v);
+                    map.insert(m.name.to_string(), v);
                 }
                 Value::Object(map)
             }
