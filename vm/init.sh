@@ -116,18 +116,21 @@ else
 	has "stderr warns: cycles has no hardware counter" /tmp/prof.err '^warning: cycles: no hardware counter on this machine'
 fi
 
+# Test runs until the profile ends by itself: however slow the guest, some land inside.
 t0=$(date +%s)
-profiling /tmp/profj -j prog profile id $pid duration 5 cycles instructions
-t1=$(date +%s)
-$R prog run pinned $P data_in /tmp/pkt repeat 500 >/dev/null 2>&1
-t2=$(date +%s)
+profiling /tmp/profj -j prog profile id $pid duration 3 cycles instructions
+runs=0
+while kill -0 $PROF 2>/dev/null; do
+	$R prog run pinned $P data_in /tmp/pkt repeat 500 >/dev/null 2>&1 && runs=$((runs + 1))
+done
 wait $PROF; rc=$?
-echo "rc=$rc; attached after $((t1 - t0))s, test run done $((t2 - t1))s later, exit after $(($(date +%s) - t1))s" >>/tmp/profj
-has "prog profile duration 5 -j ends by itself (exit 0)" /tmp/profj '^rc=0;'
+echo "rc=$rc; $runs test runs; profile ended $(($(date +%s) - t0))s after it started" >>/tmp/profj
+has "prog profile duration 3 -j ends by itself (exit 0)" /tmp/profj '^rc=0;'
+grep -a '^rc=' /tmp/profj | sed 's/^/vmtest: info: /'
 if [ $HW = 1 ]; then
-	has "JSON: cycles with run_cnt 500 and a nonzero value" /tmp/profj '^\[\{"metric":"cycles","run_cnt":500,"value":[1-9][0-9]*,"enabled":[0-9]+,"running":[0-9]+\},\{"metric":"instructions","run_cnt":500,'
+	has "JSON: cycles with a nonzero run_cnt and value" /tmp/profj '^\[\{"metric":"cycles","run_cnt":[1-9][0-9]*,"value":[1-9][0-9]*,"enabled":[0-9]+,"running":[0-9]+\},\{"metric":"instructions","run_cnt":[1-9][0-9]*,'
 else
-	has "JSON: bpftool's fields, run_cnt 500, unavailable counters said" /tmp/profj '^\[\{"metric":"cycles","run_cnt":500,"value":0,"enabled":0,"running":0,"unavailable":"no hardware counter on this machine[^"]*"\},\{"metric":"instructions","run_cnt":500,'
+	has "JSON: bpftool's fields, nonzero run_cnt, unavailable counters said" /tmp/profj '^\[\{"metric":"cycles","run_cnt":[1-9][0-9]*,"value":0,"enabled":0,"running":0,"unavailable":"no hardware counter on this machine[^"]*"\},\{"metric":"instructions","run_cnt":[1-9][0-9]*,'
 fi
 [ "$(tracing_links)" -eq 0 ] && ok "no tracing link left after the profiles" || { $R link show >/tmp/out 2>&1; bad "no tracing link left after the profiles"; }
 $R -j prog show >/tmp/out 2>&1
