@@ -21,7 +21,9 @@ fn main() {
             .expect("a .bpf.c source");
         let obj = out_dir.join(format!("{name}.o"));
         let status = Command::new(&clang)
-            .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3", "-Wall", "-Werror"])
+            .args([
+                "-O2", "-g", "-target", "bpf", "-mcpu=v3", "-Wall", "-Werror",
+            ])
             .arg(&multiarch)
             .arg("-c")
             .arg(src)
@@ -31,7 +33,9 @@ fn main() {
         match status {
             Ok(s) if s.success() => {}
             Ok(s) => panic!("{clang} failed on {src} ({s})"),
-            Err(e) => panic!("cannot run {clang} for {src}: {e} (install clang and libbpf-dev: make deps)"),
+            Err(e) => panic!(
+                "cannot run {clang} for {src}: {e} (install clang and libbpf-dev: make deps)"
+            ),
         }
     }
 }

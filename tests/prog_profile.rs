@@ -30,11 +30,7 @@ fn profiler_links() -> usize {
         .as_array()
         .expect("link show: an array")
         .iter()
-        .filter(|l| {
-            l["prog_id"]
-                .as_u64()
-                .is_some_and(|id| progs.contains(&id))
-        })
+        .filter(|l| l["prog_id"].as_u64().is_some_and(|id| progs.contains(&id)))
         .count()
 }
 

@@ -23,9 +23,11 @@ const PERF_TYPE_HARDWARE: u32 = 0;
 const PERF_TYPE_HW_CACHE: u32 = 3;
 const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
 
-/// A cache event's config: cache, operation (read) and result.
+const PERF_COUNT_HW_CACHE_OP_READ: u64 = 0;
+
+/// A cache event's config: cache id, operation (read) and result (access or miss).
 const fn cache(id: u64, miss: bool) -> u64 {
-    id | (0 << 8) | ((miss as u64) << 16)
+    id | (PERF_COUNT_HW_CACHE_OP_READ << 8) | ((miss as u64) << 16)
 }
 
 /// One of bpftool's metrics and the hardware event behind it.
@@ -156,7 +158,9 @@ pub fn start(target: BorrowedFd<'_>, target_func: &str, metrics: &[Metric]) -> R
                     let value = fd.as_raw_fd().to_ne_bytes();
                     counters
                         .update(&slot, &value, MapFlags::ANY)
-                        .with_context(|| format!("storing the {} counter of CPU {cpu}", metric.name))?;
+                        .with_context(|| {
+                            format!("storing the {} counter of CPU {cpu}", metric.name)
+                        })?;
                     events.push(fd);
                     opened += 1;
                 }
@@ -217,7 +221,10 @@ fn load_error(err: libbpf_rs::Error, said: &str) -> anyhow::Error {
         || (code.is_none() && err.kind() == libbpf_rs::ErrorKind::PermissionDenied)
     {
         if let Some(hint) = super::caps::missing_hint() {
-            return hinted("prog profile: loading the profiler: permission denied", hint);
+            return hinted(
+                "prog profile: loading the profiler: permission denied",
+                hint,
+            );
         }
         return trampolines_refused("loading its fentry/fexit programs");
     }
@@ -342,7 +349,14 @@ mod tests {
         let names: Vec<&str> = METRICS.iter().map(|m| m.name).collect();
         assert_eq!(
             names,
-            ["cycles", "instructions", "l1d_loads", "llc_misses", "itlb_misses", "dtlb_misses"]
+            [
+                "cycles",
+                "instructions",
+                "l1d_loads",
+                "llc_misses",
+                "itlb_misses",
+                "dtlb_misses"
+            ]
         );
         // PERF_COUNT_HW_CACHE_LL | OP_READ << 8 | RESULT_MISS << 16
         assert_eq!(METRICS[3].config, 0x10002);
