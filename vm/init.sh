@@ -135,6 +135,10 @@ fi
 [ "$(tracing_links)" -eq 0 ] && ok "no tracing link left after the profiles" || { $R link show >/tmp/out 2>&1; bad "no tracing link left after the profiles"; }
 $R -j prog show >/tmp/out 2>&1
 if grep -q 'rbt_prof_enter\|rbt_prof_exit' /tmp/out; then bad "no profiler program left loaded"; else ok "no profiler program left loaded"; fi
+# The kernel does not let fentry/fexit attach to an fentry program: a clear error, exit 1.
+refuse "profiling an fentry program is refused clearly" "^Error: prog profile: loading the profiler failed: " \
+	$R prog profile pinned $D/vm_fentry duration 1 cycles
+sed -n 's/^Error: /vmtest: info: /p' /tmp/out
 $R prog profile id $pid duration 1 >/tmp/out 2>&1; rc=$?
 if [ $rc -eq 2 ] && grep -q "name at least one metric" /tmp/out; then ok "prog profile without a metric: usage error (exit 2)"; else echo "rc=$rc" >>/tmp/out; bad "prog profile without a metric: usage error (exit 2)"; fi
 

@@ -228,9 +228,18 @@ fn load_error(err: libbpf_rs::Error, said: &str) -> anyhow::Error {
         }
         return trampolines_refused("loading its fentry/fexit programs");
     }
-    let detail = match log::verifier_log(said) {
-        Some(v) if !v.is_empty() => v.lines().last().unwrap_or_default().to_owned(),
-        _ => said
+    // The verifier's reason, without its closing statistics lines.
+    let reason = log::verifier_log(said).and_then(|v| {
+        v.lines()
+            .map(str::trim)
+            .rfind(|l| {
+                !l.is_empty() && !l.starts_with("processed ") && !l.starts_with("verification time")
+            })
+            .map(str::to_owned)
+    });
+    let detail = match reason {
+        Some(r) => r,
+        None => said
             .lines()
             .rfind(|l| l.starts_with("libbpf: "))
             .map(|l| l.trim_start_matches("libbpf: ").to_owned())

@@ -269,6 +269,24 @@ mod tests {
     }
 
     #[test]
+    fn json_has_bpftools_fields_in_bpftools_order() {
+        // bpftool's profile_print_readings_json: metric, run_cnt, value, enabled, running.
+        let rd = readings(vec![(
+            1,
+            Ok(Reading {
+                counter: 5,
+                enabled: 7,
+                running: 6,
+            }),
+        )]);
+        let text = serde_json::to_string(&records(&rd)).unwrap_or_default();
+        assert_eq!(
+            text,
+            r#"[{"metric":"instructions","run_cnt":1000,"value":5,"enabled":7,"running":6}]"#
+        );
+    }
+
+    #[test]
     fn a_metric_without_counter_is_said_and_zero_in_json() {
         let rd = readings(vec![(0, Err("no hardware counter on this machine".into()))]);
         let text = plain(&rd);
