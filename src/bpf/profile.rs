@@ -1,7 +1,7 @@
 //! `prog profile`: rbt's embedded fentry/fexit profiler (profiler.bpf.c), its hardware counters, and its sums.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use anyhow::{Context, Result};
 use libbpf_rs::{Link, MapCore, MapFlags, Object, ObjectBuilder};
@@ -340,13 +340,8 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 }
 
 /// The BTF name of `target`'s main function, which the profiler attaches to.
-pub fn target_func(target: BorrowedFd<'_>) -> Result<Option<String>> {
-    let info = super::prog::info(target.as_fd())?;
-    Ok(super::prog_image::main_func_name(
-        target,
-        info.btf_id,
-        info.nr_func_info,
-    ))
+pub fn target_func(target: BorrowedFd<'_>) -> Option<String> {
+    super::prog_image::first_func_name(target)
 }
 
 #[cfg(test)]

@@ -25,8 +25,6 @@ pub struct ProgInfo {
     pub bytes_jited: u32,
     pub map_ids: Vec<u32>,
     pub btf_id: u32,
-    /// How many BTF func_info records the program has (0 without BTF).
-    pub nr_func_info: u32,
     /// The BTF object and type a program attaches to (lsm_cgroup, tracing), 0 if none.
     pub attach_btf_obj_id: u32,
     pub attach_btf_id: u32,
@@ -74,7 +72,6 @@ pub fn info(fd: BorrowedFd<'_>) -> Result<ProgInfo> {
         bytes_jited: raw.jited_prog_len,
         map_ids,
         btf_id: raw.btf_id,
-        nr_func_info: raw.nr_func_info,
         attach_btf_obj_id: raw.attach_btf_obj_id,
         attach_btf_id: raw.attach_btf_id,
     })

@@ -188,18 +188,15 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 /// bpftool's full program name: the kernel keeps 15 characters; when the name fills them
 /// and the program has BTF func_info, the name of its first FUNC is the full one.
 pub fn full_name(fd: BorrowedFd<'_>, kernel_name: &str, btf_id: u32, nr_func_info: u32) -> String {
-    if kernel_name.len() < 15 {
+    if kernel_name.len() < 15 || btf_id == 0 || nr_func_info == 0 {
         return kernel_name.to_owned();
     }
-    main_func_name(fd, btf_id, nr_func_info).unwrap_or_else(|| kernel_name.to_owned())
+    first_func_name(fd).unwrap_or_else(|| kernel_name.to_owned())
 }
 
-/// The BTF name of a program's main function (its first func_info record), which fentry
-/// and fexit programs name as their target; None without BTF func_info.
-pub fn main_func_name(fd: BorrowedFd<'_>, btf_id: u32, nr_func_info: u32) -> Option<String> {
-    if btf_id == 0 || nr_func_info == 0 {
-        return None;
-    }
+/// The name of the program's first FUNC in its BTF func_info (bpftool's name of a program
+/// behind a struct_ops function pointer); None without BTF or func_info.
+pub fn first_func_name(fd: BorrowedFd<'_>) -> Option<String> {
     let mut rec = [0u8; 8];
     let mut info = libbpf_sys::bpf_prog_info {
         nr_func_info: 1,
@@ -208,6 +205,9 @@ pub fn main_func_name(fd: BorrowedFd<'_>, btf_id: u32, nr_func_info: u32) -> Opt
         ..Default::default()
     };
     get_info(fd, &mut info, "reading program func_info").ok()?;
+    if info.btf_id == 0 || info.nr_func_info == 0 {
+        return None;
+    }
     let type_id = u32_at(&rec, 4);
     func_name(info.btf_id, type_id)
 }

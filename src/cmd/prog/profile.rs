@@ -152,7 +152,7 @@ pub fn profile(words: &[String], out: &mut Output) -> Result<()> {
         .ok_or_else(|| usage("prog profile: expected PROG"))?;
     let opts = parse_options(&m)?;
     let prog = handle::resolve_one(Kind::Prog, &handle)?;
-    let func = profile::target_func(prog.fd.as_fd())?.ok_or_else(|| {
+    let func = profile::target_func(prog.fd.as_fd()).ok_or_else(|| {
         hinted(
             format!(
                 "prog profile: program {} has no BTF (func_info), which fentry/fexit need to name their target",
