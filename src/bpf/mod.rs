@@ -24,6 +24,7 @@ pub mod perf;
 pub mod pids;
 pub mod probe;
 pub mod probe_live;
+pub mod profile;
 pub mod prog;
 pub mod prog_image;
 pub mod stats;

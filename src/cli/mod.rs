@@ -199,7 +199,22 @@ Options after OBJ [PATH], as in bpftool:\n  type TYPE                    program
     /// Watch every program's runs/s, ns per run and CPU share live (full screen or JSON lines).
     #[command(after_help = TOP_HELP)]
     Top(TopArgs),
+    /// Count hardware events (cycles, instructions, ...) inside each run of a program.
+    #[command(after_help = PROFILE_HELP)]
+    Profile {
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
+    },
 }
+
+const PROFILE_HELP: &str = "\
+Attaches fentry/fexit programs that rbt embeds to PROG (which needs BTF: built with -g),
+reads each metric's per-CPU counter before and after every run, for `duration` seconds or
+until SIGINT/SIGTERM, then prints bpftool's report: run_cnt, each metric's total, ratios
+(insns per cycle, misses per million insns) and (NN.NN%) when a counter was multiplexed.
+At most 4 metrics at once. Needs a kernel that allows BPF trampolines and hardware
+counters: a metric this machine has no counter for is reported as such (`unavailable` in
+JSON, with value 0) and run_cnt is still counted.";
 
 pub const TOP_HELP: &str = "\
 Statistics come from BPF_ENABLE_STATS, turned on only while rbt runs (left alone when

@@ -7,6 +7,7 @@ use super::words::{
     UpdateFlag, Word,
 };
 use super::{Group, Slot, Source, Syntax, Value};
+use crate::bpf::profile::METRIC_NAMES;
 use crate::bpf::Kind;
 
 const PROG: Value = Value::Handle(Kind::Prog);
@@ -150,6 +151,17 @@ const RUN_SLOTS: &[Slot] = &[
     Slot::kw(&["ctx_out"], &[LOCAL_FILE]),
     Slot::kw(&["ctx_size_out"], &[Value::Number("M")]),
     Slot::kw(&["repeat"], &[Value::Number("N")]),
+];
+
+const PROFILE_SLOTS: &[Slot] = &[
+    Slot::pos("PROG", &[PROG]),
+    Slot::kw(&["duration"], &[Value::Number("D")]),
+    Slot::kw(nth(METRIC_NAMES, 0), &[]),
+    Slot::kw(nth(METRIC_NAMES, 1), &[]),
+    Slot::kw(nth(METRIC_NAMES, 2), &[]),
+    Slot::kw(nth(METRIC_NAMES, 3), &[]),
+    Slot::kw(nth(METRIC_NAMES, 4), &[]),
+    Slot::kw(nth(METRIC_NAMES, 5), &[]),
 ];
 
 const UPDATE_FLAGS: &str = "UPDATE_FLAGS";
@@ -313,6 +325,11 @@ static TABLE: &[Syntax] = &[
         "rbt prog top",
         "rbt prog top name xdp_drop --interval 2s --sort rate",
         "rbt -j prog top --count 5 | jq -c 'select(.runs_per_sec > 0)'",
+    ]),
+    verb("prog", "profile", PROFILE_SLOTS, &[
+        "rbt prog profile id 7 duration 5 cycles instructions",
+        "rbt -j prog profile pinned /sys/fs/bpf/xdp_drop duration 2 llc_misses",
+        "rbt prog profile name xdp_drop cycles    # until Ctrl-C",
     ]),
     verb("prog", "tracelog", &[], &[
         "rbt prog tracelog",
