@@ -138,7 +138,29 @@ pub fn read(fd: BorrowedFd<'_>, which: Code) -> Result<ProgImage> {
         info.jited_line_info_rec_size = 8;
         info.jited_line_info = jlinfo.as_mut_ptr() as u64;
     }
-    get_info(fd, &mut info, "reading program code")?;
+    get_info(fd, &mut info, "reading program code").map_err(|e| {
+        // The kernel copies translated instructions out with one kmalloc, of at most 4 MiB.
+        let enomem = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            == Some(libc::ENOMEM);
+        if which == Code::Xlated && code_len > 4 << 20 && enomem {
+            crate::error::hinted(
+                format!(
+                    "reading program code: {}",
+                    std::io::Error::from_raw_os_error(libc::ENOMEM)
+                ),
+                format!(
+                    "the kernel cannot copy out {} translated instructions: it allocates one \
+                     buffer of at most 4 MiB (524,288 instructions) for them; \
+                     `prog dump jited` still works",
+                    code_len / 8
+                ),
+            )
+        } else {
+            e
+        }
+    })?;
     // The kernel reports the real sizes; a program does not change once loaded, but a
     // smaller answer must never let stale zeros through.
     let got_len = match which {
