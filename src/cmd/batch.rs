@@ -1,0 +1,620 @@
+//! `batch file FILE|-`: bpftool's batch syntax, every line checked before any runs, then run in order in this one process.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::ops::Range;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use clap::parser::ValueSource;
+use clap::CommandFactory;
+use serde_json::Value;
+
+use crate::bpf::map::UpdateFlag;
+use crate::bpf::Kind;
+use crate::cli::{BatchFileArgs, BatchVerb, Cli, Globals, Object};
+use crate::cmd::map::{Flushed, Updater};
+use crate::error::{hint_of, hinted};
+use crate::grammar;
+use crate::grammar::words::Word;
+use crate::handle::{self, Handle};
+use crate::output::{status_line, Output};
+
+/// bpftool's limits: a command (with its continuation lines) and its number of words.
+const LINE_MAX: usize = 65535;
+const WORDS_MAX: usize = 4095;
+/// The largest batch file read (it is read whole, so that it can be checked first).
+const FILE_MAX: u64 = 256 << 20;
+
+pub fn run(verb: BatchVerb, g: &Globals, out: &mut Output) -> Result<()> {
+    match verb {
+        BatchVerb::File(args) => file(&args, g, out),
+    }
+}
+
+/// One command of the file: the line it starts on (1-based) and its words.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Line {
+    pub line: usize,
+    pub words: Vec<String>,
+}
+
+/// An error of the file's syntax, on a line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Split a batch file into commands as bpftool does: `#` starts a comment anywhere on a
+/// line; a line ending in `\` goes on with the next one; words are separated by blanks;
+/// a word starting with `'` or `"` runs to the next same quote (no escapes); empty lines
+/// are skipped.
+pub fn split(text: &[u8]) -> Result<Vec<Line>, SyntaxError> {
+    let mut commands = Vec::new();
+    let mut physical = text.split_inclusive(|&b| b == b'\n').enumerate();
+    let err = |line: usize, message: String| SyntaxError { line, message };
+    while let Some((i, first)) = physical.next() {
+        let start = i + 1;
+        if first.len() > LINE_MAX {
+            return Err(err(start, format!("longer than {LINE_MAX} bytes")));
+        }
+        let mut buf = uncommented(first).to_vec();
+        while buf.ends_with(b"\\\n") {
+            let Some((_, next)) = physical.next() else {
+                return Err(err(
+                    start,
+                    "ends with `\\` but no line follows to continue it".into(),
+                ));
+            };
+            buf.truncate(buf.len() - 2);
+            buf.extend_from_slice(uncommented(next));
+            if buf.len() > LINE_MAX {
+                return Err(err(
+                    start,
+                    format!("the command is longer than {LINE_MAX} bytes"),
+                ));
+            }
+        }
+        let words = words_of(&buf).map_err(|m| err(start, m))?;
+        if !words.is_empty() {
+            commands.push(Line { line: start, words });
+        }
+    }
+    Ok(commands)
+}
+
+/// A line up to its first `#`.
+fn uncommented(line: &[u8]) -> &[u8] {
+    match line.iter().position(|&b| b == b'#') {
+        Some(i) => &line[..i],
+        None => line,
+    }
+}
+
+/// bpftool's `make_args`: the words of one command.
+fn words_of(buf: &[u8]) -> Result<Vec<String>, String> {
+    let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let mut words = Vec::new();
+    let mut i = 0;
+    while i < buf.len() {
+        while i < buf.len() && is_ws(buf[i]) {
+            i += 1;
+        }
+        if i == buf.len() {
+            break;
+        }
+        if words.len() >= WORDS_MAX {
+            return Err(format!("more than {WORDS_MAX} words"));
+        }
+        let word = if buf[i] == b'\'' || buf[i] == b'"' {
+            let quote = buf[i];
+            let from = i + 1;
+            let len = buf[from..]
+                .iter()
+                .position(|&b| b == quote)
+                .ok_or_else(|| format!("unterminated quoted string (opened by {})", quote as char))?;
+            // The closing quote ends the word; the byte after it starts the next one.
+            i = from + len + 1;
+            &buf[from..from + len]
+        } else {
+            let from = i;
+            while i < buf.len() && !is_ws(buf[i]) {
+                i += 1;
+            }
+            let w = &buf[from..i];
+            i += 1;
+            w
+        };
+        let word = std::str::from_utf8(word)
+            .map_err(|_| "a word is not valid UTF-8".to_string())?
+            .to_owned();
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// What a command line does, decided before anything runs.
+enum Step {
+    /// `map update MAP key DATA value VALUE [FLAG]`: applied with the other lines of its
+    /// run on the same map (key and value are ranges of the line's words).
+    Update {
+        map: Handle,
+        flag: UpdateFlag,
+        key: Range<usize>,
+        value: Range<usize>,
+    },
+    /// Any other command, parsed by clap; taken when it runs.
+    Run(Option<Box<Cli>>),
+}
+
+struct Planned {
+    line: usize,
+    words: Vec<String>,
+    step: Step,
+}
+
+/// The fast form of a `map update` line: (map, flag, key words, value words), or None
+/// when the words take another form (the general parser then checks them).
+fn update_shape(words: &[String]) -> Option<(Handle, UpdateFlag, Range<usize>, Range<usize>)> {
+    if words.len() < 2 || words[0] != "map" || words[1] != "update" {
+        return None;
+    }
+    let rest = &words[2..];
+    if rest.iter().any(|w| w.starts_with("--")) {
+        return None;
+    }
+    let (map, used) = handle::parse(Kind::Map, rest).ok()?;
+    if rest.get(used).map(String::as_str) != Some("key") {
+        return None;
+    }
+    let key_from = used + 1;
+    let value_at = key_from + rest[key_from..].iter().position(|w| w == "value")?;
+    let mut value_end = rest.len();
+    let flag = match rest.last().and_then(|w| UpdateFlag::from_word(w)) {
+        Some(f) => {
+            value_end -= 1;
+            f
+        }
+        None => UpdateFlag::Any,
+    };
+    let key = key_from..value_at;
+    let value = value_at + 1..value_end;
+    let keyword = |w: &String| {
+        matches!(w.as_str(), "key" | "value") || UpdateFlag::from_word(w).is_some()
+    };
+    if key.is_empty() || value.is_empty() {
+        return None;
+    }
+    if rest[key.clone()].iter().any(keyword) || rest[value.clone()].iter().any(keyword) {
+        return None;
+    }
+    Some((map, flag, key.start + 2..key.end + 2, value.start + 2..value.end + 2))
+}
+
+/// Check every line and decide how it runs; the first bad line is an error and nothing runs.
+fn plan(lines: Vec<Line>) -> Result<Vec<Planned>> {
+    let mut root: Option<clap::Command> = None;
+    let mut planned = Vec::with_capacity(lines.len());
+    for Line { line, words } in lines {
+        if let Some((map, flag, key, value)) = update_shape(&words) {
+            planned.push(Planned {
+                line,
+                words,
+                step: Step::Update {
+                    map,
+                    flag,
+                    key,
+                    value,
+                },
+            });
+            continue;
+        }
+        let root = root.get_or_insert_with(Cli::command);
+        let cli = check_line(root, &words).map_err(|e| {
+            anyhow::anyhow!("line {line}: {e:#}; nothing ran (every line is checked before the first runs)")
+        })?;
+        planned.push(Planned {
+            line,
+            words,
+            step: Step::Run(Some(Box::new(cli))),
+        });
+    }
+    Ok(planned)
+}
+
+/// Parse one command line with clap and its verb's grammar.
+fn check_line(root: &mut clap::Command, words: &[String]) -> Result<Cli> {
+    let args: Vec<OsString> = std::iter::once(OsString::from("rbt"))
+        .chain(words.iter().map(OsString::from))
+        .collect();
+    let (cli, matches) = crate::cli::parse_line(root, args).map_err(|e| {
+        let text = e.render().to_string();
+        let first = text.lines().next().unwrap_or_default();
+        anyhow::anyhow!("{}", first.trim_start_matches("error: "))
+    })?;
+    if matches!(cli.object, Object::Batch { .. }) {
+        anyhow::bail!("`batch` cannot run inside a batch file");
+    }
+    let Some((object, m)) = matches.subcommand() else {
+        return Ok(cli);
+    };
+    let (verb, m) = m.subcommand().unwrap_or(("", m));
+    // Verbs whose dash options change their words (`--from`, `--all`) are checked when run.
+    let dashed = m
+        .ids()
+        .any(|id| id != "words" && m.value_source(id.as_str()) == Some(ValueSource::CommandLine));
+    if let (Some(_), false) = (grammar::syntax(object, verb), dashed) {
+        let words: Vec<String> = m
+            .try_get_many::<String>("words")
+            .ok()
+            .flatten()
+            .map(|w| w.cloned().collect())
+            .unwrap_or_default();
+        grammar::parse(object, verb, &words)?;
+    }
+    Ok(cli)
+}
+
+fn read_input(file: &Path) -> Result<Vec<u8>> {
+    let mut text = Vec::new();
+    let what = || format!("reading batch file {}", file.display());
+    if file == Path::new("-") {
+        std::io::stdin()
+            .lock()
+            .take(FILE_MAX + 1)
+            .read_to_end(&mut text)
+            .with_context(what)?;
+    } else {
+        crate::input::open_regular(file, "batch file")?
+            .take(FILE_MAX + 1)
+            .read_to_end(&mut text)
+            .with_context(what)?;
+    }
+    if text.len() as u64 > FILE_MAX {
+        anyhow::bail!("{}: larger than {} MiB", file.display(), FILE_MAX >> 20);
+    }
+    Ok(text)
+}
+
+fn file(args: &BatchFileArgs, g: &Globals, out: &mut Output) -> Result<()> {
+    let m = grammar::parse("batch", "file", &args.words)?;
+    let path = m.path("FILE").unwrap_or_default();
+    let text = read_input(&path)?;
+    let lines = split(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "line {}: {}; nothing ran (every line is checked before the first runs)",
+            e.line,
+            e.message
+        )
+    })?;
+    drop(text);
+    let mut steps = plan(lines)?;
+    let mut runner = Runner {
+        g,
+        keep_going: args.keep_going,
+        capture: out.is_json().then(Output::capture),
+        pretty: g.pretty,
+        doc: Vec::new(),
+        ran: 0,
+        first_line: None,
+        last_ok: None,
+        failed: Vec::new(),
+    };
+    let mut i = 0;
+    while i < steps.len() {
+        if let Step::Update { map, flag, .. } = &steps[i].step {
+            let same = |p: &Planned| {
+                matches!(&p.step, Step::Update { map: m, flag: f, .. } if m == map && f == flag)
+            };
+            let end = i + steps[i..].iter().take_while(|p| same(p)).count();
+            runner.updates(&steps[i..end], out)?;
+            i = end;
+        } else {
+            let cli = match &mut steps[i].step {
+                Step::Run(cli) => cli.take(),
+                Step::Update { .. } => None,
+            };
+            if let Some(cli) = cli {
+                runner.command(&steps[i], *cli, out)?;
+            }
+            i += 1;
+        }
+    }
+    runner.finish(out)
+}
+
+/// Runs the planned commands and keeps the account of what ran.
+struct Runner<'g> {
+    g: &'g Globals,
+    keep_going: bool,
+    /// With -j: where each command's output is caught, to be wrapped in its document.
+    capture: Option<Output>,
+    pretty: bool,
+    /// A reused buffer for one JSON document.
+    doc: Vec<u8>,
+    ran: usize,
+    first_line: Option<usize>,
+    last_ok: Option<usize>,
+    failed: Vec<usize>,
+}
+
+impl Runner<'_> {
+    /// One general command, run as `rbt WORDS` would run it.
+    fn command(&mut self, p: &Planned, mut cli: Cli, out: &mut Output) -> Result<()> {
+        let line_g = &cli.globals;
+        cli.globals = Globals {
+            bpffs: self.g.bpffs || line_g.bpffs,
+            nomount: self.g.nomount || line_g.nomount,
+            debug: self.g.debug || line_g.debug,
+            mapcompat: self.g.mapcompat || line_g.mapcompat,
+            base_btf: line_g.base_btf.clone().or_else(|| self.g.base_btf.clone()),
+            ..self.g.clone()
+        };
+        let result = match self.capture.as_mut() {
+            Some(cap) => {
+                let r = crate::cmd::run(cli, cap);
+                let caught = cap.take_captured()?;
+                r.map(|()| caught)
+            }
+            None => crate::cmd::run(cli, out).map(|()| Vec::new()),
+        };
+        match result {
+            Ok(caught) => self.succeeded(p, &caught, out),
+            Err(e) => self.failed(p, e, out),
+        }
+    }
+
+    /// A run of `map update` lines on one map with one flag: one open, batched updates.
+    fn updates(&mut self, run: &[Planned], out: &mut Output) -> Result<()> {
+        let Some(Step::Update { map, flag, .. }) = run.first().map(|p| &p.step) else {
+            return Ok(());
+        };
+        let mut up = match Updater::open(map, *flag) {
+            Ok(up) => up,
+            Err(e) => {
+                // Every line of the run needs this map: each fails the same way.
+                let message = format!("{e:#}");
+                for p in run {
+                    let again = match hint_of(&e) {
+                        Some(h) => hinted(message.clone(), h),
+                        None => anyhow::anyhow!("{message}"),
+                    };
+                    self.failed(p, again, out)?;
+                }
+                return Ok(());
+            }
+        };
+        for (tag, p) in run.iter().enumerate() {
+            let Step::Update { key, value, .. } = &p.step else {
+                continue;
+            };
+            if let Err(e) = up.push(tag, &p.words[key.clone()], &p.words[value.clone()]) {
+                let flushed = up.flush(self.keep_going);
+                self.applied(run, flushed, out)?;
+                self.failed(p, e, out)?;
+                continue;
+            }
+            if up.full() {
+                let flushed = up.flush(self.keep_going);
+                self.applied(run, flushed, out)?;
+            }
+        }
+        let flushed = up.flush(self.keep_going);
+        self.applied(run, flushed, out)
+    }
+
+    fn applied(&mut self, run: &[Planned], flushed: Flushed, out: &mut Output) -> Result<()> {
+        for (tag, err) in flushed {
+            let Some(p) = run.get(tag) else { continue };
+            match err {
+                None => self.succeeded(p, b"null", out)?,
+                Some(e) => self.failed(p, e, out)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn succeeded(&mut self, p: &Planned, caught: &[u8], out: &mut Output) -> Result<()> {
+        self.ran += 1;
+        self.first_line.get_or_insert(p.line);
+        self.last_ok = Some(p.line);
+        if self.capture.is_some() {
+            self.document(p, Some(caught), None, out)?;
+        }
+        Ok(())
+    }
+
+    /// A failed command: its document (-j), then either the end of the batch or, with
+    /// --keep-going, its error on stderr and the next command.
+    fn failed(&mut self, p: &Planned, e: anyhow::Error, out: &mut Output) -> Result<()> {
+        let message = format!("{e:#}");
+        if self.capture.is_some() {
+            self.document(p, None, Some(&message), out)?;
+        }
+        if self.keep_going {
+            self.ran += 1;
+            self.first_line.get_or_insert(p.line);
+            self.failed.push(p.line);
+            out.flush()?;
+            status_line(&format!("Error: line {}: {message}", p.line));
+            if let Some(h) = hint_of(&e) {
+                status_line(&format!("hint: {h}"));
+            }
+            return Ok(());
+        }
+        let before = match (self.ran, self.first_line, self.last_ok) {
+            (0, _, _) => "no command ran before it".to_string(),
+            (1, _, Some(l)) => format!("1 command ran before it (line {l}), none after it"),
+            (n, Some(a), Some(b)) => {
+                format!("{n} commands ran before it (lines {a}-{b}), none after it")
+            }
+            (n, _, _) => format!("{n} commands ran before it, none after it"),
+        };
+        let text = format!("line {}: {message}; {before}", p.line);
+        // Exit 1 (not a usage error's 2): the batch ran and failed; the hint is kept.
+        Err(match hint_of(&e) {
+            Some(h) => hinted(text, h),
+            None => anyhow::anyhow!(text),
+        })
+    }
+
+    /// `{"line":N,"command":[..],"output":..}` or `..,"error":".."}`, one a line.
+    fn document(
+        &mut self,
+        p: &Planned,
+        caught: Option<&[u8]>,
+        error: Option<&str>,
+        out: &mut Output,
+    ) -> Result<()> {
+        let output = caught.map(normalize);
+        if self.pretty {
+            let mut doc = serde_json::Map::new();
+            doc.insert("line".into(), Value::from(p.line));
+            doc.insert("command".into(), Value::from(p.words.clone()));
+            if let Some(o) = output {
+                doc.insert("output".into(), serde_json::from_slice(&o)?);
+            }
+            if let Some(e) = error {
+                doc.insert("error".into(), Value::from(e));
+            }
+            out.json(&Value::Object(doc))?;
+            return Ok(());
+        }
+        let doc = &mut self.doc;
+        doc.clear();
+        doc.extend_from_slice(b"{\"line\":");
+        doc.extend_from_slice(p.line.to_string().as_bytes());
+        doc.extend_from_slice(b",\"command\":");
+        serde_json::to_writer(&mut *doc, &p.words)?;
+        if let Some(o) = output {
+            doc.extend_from_slice(b",\"output\":");
+            doc.extend_from_slice(&o);
+        }
+        if let Some(e) = error {
+            doc.extend_from_slice(b",\"error\":");
+            serde_json::to_writer(&mut *doc, e)?;
+        }
+        doc.extend_from_slice(b"}\n");
+        out.raw(doc)?;
+        Ok(())
+    }
+
+    fn finish(self, out: &mut Output) -> Result<()> {
+        let total = self.ran;
+        if self.failed.is_empty() {
+            if !out.is_json() {
+                out.done(Some(&format!("processed {total} commands")))?;
+            }
+            return Ok(());
+        }
+        let lines: Vec<String> = self.failed.iter().map(|l| l.to_string()).collect();
+        let n = self.failed.len();
+        let which = format!(
+            "line{} {}",
+            if n == 1 { "" } else { "s" },
+            lines.join(", ")
+        );
+        if !out.is_json() {
+            out.done(Some(&format!(
+                "processed {total} commands, {n} failed ({which})"
+            )))?;
+        }
+        anyhow::bail!("{n} of {total} commands failed ({which})")
+    }
+}
+
+/// A command's captured JSON as one compact document: as it is when it is one line,
+/// else re-serialized (several documents become an array; text becomes a string).
+fn normalize(caught: &[u8]) -> Vec<u8> {
+    let trimmed = caught.trim_ascii();
+    if trimmed.is_empty() {
+        return b"null".to_vec();
+    }
+    if !trimmed.contains(&b'\n') {
+        return trimmed.to_vec();
+    }
+    let docs: Result<Vec<Value>, _> = serde_json::Deserializer::from_slice(trimmed)
+        .into_iter::<Value>()
+        .collect();
+    let value = match docs {
+        Ok(mut d) if d.len() == 1 => d.remove(0),
+        Ok(d) => Value::Array(d),
+        Err(_) => Value::from(String::from_utf8_lossy(trimmed).into_owned()),
+    };
+    serde_json::to_vec(&value).unwrap_or_else(|_| b"null".to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmds(text: &str) -> Vec<(usize, String)> {
+        let lines = split(text.as_bytes()).unwrap_or_else(|e| panic!("{e:?}"));
+        lines.iter().map(|l| (l.line, l.words.join("|"))).collect()
+    }
+
+    #[test]
+    fn splits_like_bpftool() {
+        let text = "# a comment\n\nmap show   id 3 # trailing\nprog load x.o \\\n  /sys/fs/bpf/x\n  map 'a b' \"c'd\" e'f\n'x'y\n";
+        assert_eq!(
+            cmds(text),
+            vec![
+                (3, "map|show|id|3".to_string()),
+                (4, "prog|load|x.o|/sys/fs/bpf/x".to_string()),
+                (6, "map|a b|c'd|e'f".to_string()),
+                (7, "x|y".to_string()),
+            ]
+        );
+        // `#` inside quotes still starts a comment, as in bpftool.
+        let e = split(b"map show 'a#b'\n").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("unterminated"), "{}", e.message);
+        // A comment ends the line before its `\`: no continuation.
+        assert_eq!(
+            cmds("a # b \\\nc\n"),
+            vec![(1, "a".to_string()), (2, "c".to_string())]
+        );
+        let e = split(b"a\nb \\\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert_eq!(cmds("''\n"), vec![(1, String::new())]);
+    }
+
+    #[test]
+    fn update_lines_take_the_fast_form() {
+        let w = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let (map, flag, key, value) =
+            update_shape(&w("map update pinned /sys/fs/bpf/m key 1 0 0 0 value 2 0 0 0 exist"))
+                .unwrap_or_else(|| panic!("fast form"));
+        assert_eq!(map, Handle::Pinned("/sys/fs/bpf/m".into()));
+        assert_eq!((flag, key, value), (UpdateFlag::Exist, 5..9, 10..14));
+        assert!(update_shape(&w("map update id 3 key 1 value 2")).is_some());
+        assert!(update_shape(&w("map update id 3 value 2 key 1")).is_none());
+        assert!(update_shape(&w("map update id 3 key value 2")).is_none());
+        assert!(update_shape(&w("map update id 3 key 1 value")).is_none());
+        assert!(update_shape(&w("map update id 3 --from x")).is_none());
+        assert!(update_shape(&w("map lookup id 3 key 1")).is_none());
+    }
+
+    #[test]
+    fn every_line_is_checked_first() {
+        let lines = split(b"map show\nmap update id 1 key 1 value 2\nmap frobnicate\n")
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let e = plan(lines).err().map(|e| format!("{e:#}")).unwrap_or_default();
+        assert!(e.starts_with("line 3: "), "{e}");
+        assert!(e.contains("nothing ran"), "{e}");
+        let lines = split(b"map update id 1 key 1 valu 2\n").unwrap_or_else(|e| panic!("{e:?}"));
+        let e = plan(lines).err().map(|e| format!("{e:#}")).unwrap_or_default();
+        assert!(e.starts_with("line 1: "), "{e}");
+        let lines = split(b"batch file x\n").unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(plan(lines).is_err());
+    }
+
+    #[test]
+    fn captured_output_becomes_one_document() {
+        assert_eq!(normalize(b"null\n"), b"null");
+        assert_eq!(normalize(b""), b"null");
+        assert_eq!(normalize(b"[1,\n2]\n"), b"[1,2]");
+        assert_eq!(normalize(b"{\"a\":1}\n{\"a\":2}\n"), b"[{\"a\":1},{\"a\":2}]");
+    }
+}
