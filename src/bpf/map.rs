@@ -372,20 +372,9 @@ impl MapFd {
         values: &[u8],
         count: usize,
     ) -> Result<(usize, Option<std::io::Error>)> {
-        self.update_batch_flag(keys, values, count, UpdateFlag::Any)
-    }
-
-    /// `update_batch` with an update flag (any|exist|noexist) for every element.
-    pub fn update_batch_flag(
-        &self,
-        keys: &[u8],
-        values: &[u8],
-        count: usize,
-        flag: UpdateFlag,
-    ) -> Result<(usize, Option<std::io::Error>)> {
         self.check_elements(keys.len(), values.len(), count)?;
         let mut n = u32::try_from(count).context("batch count")?;
-        let opts = batch_opts(update_bits(flag));
+        let opts = batch_opts(0);
         // SAFETY: check_elements made `keys` and `values` hold `count` elements; the kernel
         // only reads them, during the call.
         let ret = unsafe {

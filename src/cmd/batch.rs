@@ -210,7 +210,7 @@ fn plan(lines: Vec<Line>) -> Result<Vec<Planned>> {
             });
             continue;
         }
-        let root = root.get_or_insert_with(Cli::command);
+        let root = root.get_or_insert_with(|| Cli::command().version(env!("CARGO_PKG_VERSION")));
         let cli = check_line(root, &words).map_err(|e| {
             anyhow::anyhow!("line {line}: {e:#}; nothing ran (every line is checked before the first runs)")
         })?;
@@ -301,6 +301,13 @@ fn file(args: &BatchFileArgs, g: &Globals, out: &mut Output) -> Result<()> {
         last_ok: None,
         failed: Vec::new(),
     };
+    let result = run_steps(&mut steps, &mut runner, out).and_then(|()| runner.finish(out));
+    // What the commands printed goes out before the error is reported.
+    out.flush()?;
+    result
+}
+
+fn run_steps(steps: &mut [Planned], runner: &mut Runner<'_>, out: &mut Output) -> Result<()> {
     let mut i = 0;
     while i < steps.len() {
         if let Step::Update { map, flag, .. } = &steps[i].step {
@@ -321,7 +328,7 @@ fn file(args: &BatchFileArgs, g: &Globals, out: &mut Output) -> Result<()> {
             i += 1;
         }
     }
-    runner.finish(out)
+    Ok(())
 }
 
 /// Runs the planned commands and keeps the account of what ran.
@@ -500,7 +507,7 @@ impl Runner<'_> {
         Ok(())
     }
 
-    fn finish(self, out: &mut Output) -> Result<()> {
+    fn finish(&self, out: &mut Output) -> Result<()> {
         let total = self.ran;
         if self.failed.is_empty() {
             if !out.is_json() {

@@ -44,7 +44,9 @@ impl Updater {
             values: Vec::with_capacity(chunk * ctx.value_len()),
             tags: Vec::with_capacity(chunk),
             held: Vec::new(),
-            batch: true,
+            // The kernel's batch update takes no exist/noexist flag (EINVAL): those go
+            // one element at a time.
+            batch: flag == UpdateFlag::Any,
             chunk,
             flag,
             ctx,
@@ -80,13 +82,12 @@ impl Updater {
         let (ks, vl) = (self.ctx.key_size(), self.ctx.value_len());
         let mut from = 0;
         if self.batch {
-            match self
-                .ctx
-                .map
-                .update_batch_flag(&self.keys, &self.values, n, self.flag)
-            {
+            match self.ctx.map.update_batch(&self.keys, &self.values, n) {
                 Ok((done, None)) => from = done,
                 Ok((done, Some(e))) => {
+                    // A call refused before its first element may leave the count as it
+                    // was: nothing was applied then.
+                    let done = if done >= n { 0 } else { done };
                     from = done;
                     if done == 0
                         && matches!(
