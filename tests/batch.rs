@@ -98,7 +98,10 @@ fn json_gives_one_document_per_command() {
     );
     let (code, out, err) = run(&["-j", "batch", "file", &lookup]);
     assert_eq!(code, 0, "{err}");
-    let docs: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let docs: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(docs.len(), 2, "{out}");
     assert_eq!(docs[0]["output"]["value"], 8);
     assert_eq!(docs[1]["output"]["name"], "rbt_batch");
@@ -120,7 +123,18 @@ fn failing(map: &str) -> String {
 fn created(dir: &PinDir) -> String {
     let map = dir.join("m");
     ok(&[
-        "map", "create", &map, "type", "hash", "key", "4", "value", "8", "entries", "16", "name",
+        "map",
+        "create",
+        &map,
+        "type",
+        "hash",
+        "key",
+        "4",
+        "value",
+        "8",
+        "entries",
+        "16",
+        "name",
         "rbt_batch_f",
     ]);
     map
@@ -155,7 +169,10 @@ fn a_failing_line_stops_the_batch() {
     ok(&["map", "delete", &map, "--all"]);
     let (code, out, _) = run(&["-j", "batch", "file", &file]);
     assert_eq!(code, 1);
-    let docs: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let docs: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(docs.len(), 4, "{out}");
     assert_eq!(docs[2]["line"], 3);
     assert_eq!(docs[2]["error"], "key expected 4 bytes got 3");
@@ -169,7 +186,18 @@ fn a_kernel_error_in_a_batched_run_names_its_line() {
     let dir = PinDir::new();
     let map = dir.join("small");
     ok(&[
-        "map", "create", &map, "type", "hash", "key", "4", "value", "4", "entries", "4", "name",
+        "map",
+        "create",
+        &map,
+        "type",
+        "hash",
+        "key",
+        "4",
+        "value",
+        "4",
+        "entries",
+        "4",
+        "name",
         "rbt_batch_s",
     ]);
     // Six new keys into a 4-entry hash: the fifth (line 6) does not fit.
@@ -184,7 +212,10 @@ fn a_kernel_error_in_a_batched_run_names_its_line() {
         err.starts_with("Error: line 6: updating the map: the map is full"),
         "{err}"
     );
-    assert!(err.contains("4 commands ran before it (lines 2-5)"), "{err}");
+    assert!(
+        err.contains("4 commands ran before it (lines 2-5)"),
+        "{err}"
+    );
     assert_eq!(keys(&map), [1, 2, 3, 4]);
     let _ = std::fs::remove_file(&file);
 }
@@ -197,14 +228,23 @@ fn keep_going_runs_every_line_and_sums_up() {
     let file = batch_file("keep", &failing(&map));
     let (code, out, err) = run(&["batch", "file", &file, "--keep-going"]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.ends_with("processed 5 commands, 1 failed (line 3)\n"), "{out}");
+    assert!(
+        out.ends_with("processed 5 commands, 1 failed (line 3)\n"),
+        "{out}"
+    );
     assert!(
         out.lines()
             .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["4", "4"]),
         "the lookup of line 5 ran: {out}"
     );
-    assert!(err.contains("Error: line 3: key expected 4 bytes got 3\n"), "{err}");
-    assert!(err.contains("Error: 1 of 5 commands failed (line 3)"), "{err}");
+    assert!(
+        err.contains("Error: line 3: key expected 4 bytes got 3\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Error: 1 of 5 commands failed (line 3)"),
+        "{err}"
+    );
     assert_eq!(keys(&map), [1, 2, 4]);
     let _ = std::fs::remove_file(&file);
 }
@@ -260,8 +300,19 @@ fn ten_thousand_updates_all_land() {
     let dir = PinDir::new();
     let map = dir.join("big");
     ok(&[
-        "map", "create", &map, "type", "hash", "key", "4", "value", "8", "entries", "20000",
-        "name", "rbt_batch_big",
+        "map",
+        "create",
+        &map,
+        "type",
+        "hash",
+        "key",
+        "4",
+        "value",
+        "8",
+        "entries",
+        "20000",
+        "name",
+        "rbt_batch_big",
     ]);
     let mut text = String::new();
     for i in 0u32..10_000 {

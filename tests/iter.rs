@@ -63,7 +63,18 @@ fn map_element_iterator_or_the_kernels_refusal() {
     let dir = PinDir::new();
     let map = dir.join("elems");
     ok(&[
-        "map", "create", &map, "type", "hash", "key", "4", "value", "8", "entries", "8", "name",
+        "map",
+        "create",
+        &map,
+        "type",
+        "hash",
+        "key",
+        "4",
+        "value",
+        "8",
+        "entries",
+        "8",
+        "name",
         "rbt_iter_elems",
     ]);
     ok(&[
@@ -94,7 +105,11 @@ fn map_element_iterator_or_the_kernels_refusal() {
         ),
         "{err}"
     );
-    assert_eq!(err.lines().filter(|l| l.starts_with("Error:")).count(), 1, "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("Error:")).count(),
+        1,
+        "{err}"
+    );
     assert_eq!(entries(&dir.path), ["elems"]);
 }
 
@@ -107,7 +122,18 @@ fn bad_input_pins_nothing() {
     let basic = fixture("prog_basic").display().to_string();
     let map = dir.join("m");
     ok(&[
-        "map", "create", &map, "type", "array", "key", "4", "value", "8", "entries", "2", "name",
+        "map",
+        "create",
+        &map,
+        "type",
+        "array",
+        "key",
+        "4",
+        "value",
+        "8",
+        "entries",
+        "2",
+        "name",
         "rbt_iter_bad",
     ]);
     let pin = dir.join("it");
@@ -141,7 +167,10 @@ fn bad_input_pins_nothing() {
     for (args, want, says) in cases {
         let (code, out, err) = run(args);
         assert_eq!(code, *want, "rbt {args:?}: {out}{err}");
-        assert!(err.starts_with("Error: ") && err.contains(says), "rbt {args:?}: {err}");
+        assert!(
+            err.starts_with("Error: ") && err.contains(says),
+            "rbt {args:?}: {err}"
+        );
         assert_eq!(entries(&dir.path), ["m"], "rbt {args:?} left something");
     }
     assert!(!std::path::Path::new(&not_bpffs).exists());

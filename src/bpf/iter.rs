@@ -105,7 +105,11 @@ fn attach_errno(e: &libbpf_rs::Error) -> Option<i32> {
 /// `: EPERM (Operation not permitted)`.
 pub fn errno_text(code: i32) -> String {
     let text = std::io::Error::from_raw_os_error(code).to_string();
-    let text = text.split(" (os error").next().unwrap_or_default().to_owned();
+    let text = text
+        .split(" (os error")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     format!(": {} ({text})", super::errno_name(code))
 }
 

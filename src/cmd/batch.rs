@@ -113,7 +113,9 @@ fn words_of(buf: &[u8]) -> Result<Vec<String>, String> {
             let len = buf[from..]
                 .iter()
                 .position(|&b| b == quote)
-                .ok_or_else(|| format!("unterminated quoted string (opened by {})", quote as char))?;
+                .ok_or_else(|| {
+                    format!("unterminated quoted string (opened by {})", quote as char)
+                })?;
             // The closing quote ends the word; the byte after it starts the next one.
             i = from + len + 1;
             &buf[from..from + len]
@@ -180,16 +182,20 @@ fn update_shape(words: &[String]) -> Option<(Handle, UpdateFlag, Range<usize>, R
     };
     let key = key_from..value_at;
     let value = value_at + 1..value_end;
-    let keyword = |w: &String| {
-        matches!(w.as_str(), "key" | "value") || UpdateFlag::from_word(w).is_some()
-    };
+    let keyword =
+        |w: &String| matches!(w.as_str(), "key" | "value") || UpdateFlag::from_word(w).is_some();
     if key.is_empty() || value.is_empty() {
         return None;
     }
     if rest[key.clone()].iter().any(keyword) || rest[value.clone()].iter().any(keyword) {
         return None;
     }
-    Some((map, flag, key.start + 2..key.end + 2, value.start + 2..value.end + 2))
+    Some((
+        map,
+        flag,
+        key.start + 2..key.end + 2,
+        value.start + 2..value.end + 2,
+    ))
 }
 
 /// Check every line and decide how it runs; the first bad line is an error and nothing runs.
@@ -212,7 +218,9 @@ fn plan(lines: Vec<Line>) -> Result<Vec<Planned>> {
         }
         let root = root.get_or_insert_with(|| Cli::command().version(env!("CARGO_PKG_VERSION")));
         let cli = check_line(root, &words).map_err(|e| {
-            anyhow::anyhow!("line {line}: {e:#}; nothing ran (every line is checked before the first runs)")
+            anyhow::anyhow!(
+                "line {line}: {e:#}; nothing ran (every line is checked before the first runs)"
+            )
         })?;
         planned.push(Planned {
             line,
@@ -311,9 +319,7 @@ fn run_steps(steps: &mut [Planned], runner: &mut Runner<'_>, out: &mut Output) -
     let mut i = 0;
     while i < steps.len() {
         if let Step::Update { map, flag, .. } = &steps[i].step {
-            let same = |p: &Planned| {
-                matches!(&p.step, Step::Update { map: m, flag: f, .. } if m == map && f == flag)
-            };
+            let same = |p: &Planned| matches!(&p.step, Step::Update { map: m, flag: f, .. } if m == map && f == flag);
             let end = i + steps[i..].iter().take_while(|p| same(p)).count();
             runner.updates(&steps[i..end], out)?;
             i = end;
@@ -517,11 +523,7 @@ impl Runner<'_> {
         }
         let lines: Vec<String> = self.failed.iter().map(|l| l.to_string()).collect();
         let n = self.failed.len();
-        let which = format!(
-            "line{} {}",
-            if n == 1 { "" } else { "s" },
-            lines.join(", ")
-        );
+        let which = format!("line{} {}", if n == 1 { "" } else { "s" }, lines.join(", "));
         if !out.is_json() {
             out.done(Some(&format!(
                 "processed {total} commands, {n} failed ({which})"
@@ -590,9 +592,10 @@ mod tests {
     #[test]
     fn update_lines_take_the_fast_form() {
         let w = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
-        let (map, flag, key, value) =
-            update_shape(&w("map update pinned /sys/fs/bpf/m key 1 0 0 0 value 2 0 0 0 exist"))
-                .unwrap_or_else(|| panic!("fast form"));
+        let (map, flag, key, value) = update_shape(&w(
+            "map update pinned /sys/fs/bpf/m key 1 0 0 0 value 2 0 0 0 exist",
+        ))
+        .unwrap_or_else(|| panic!("fast form"));
         assert_eq!(map, Handle::Pinned("/sys/fs/bpf/m".into()));
         assert_eq!((flag, key, value), (UpdateFlag::Exist, 5..9, 10..14));
         assert!(update_shape(&w("map update id 3 key 1 value 2")).is_some());
@@ -607,11 +610,17 @@ mod tests {
     fn every_line_is_checked_first() {
         let lines = split(b"map show\nmap update id 1 key 1 value 2\nmap frobnicate\n")
             .unwrap_or_else(|e| panic!("{e:?}"));
-        let e = plan(lines).err().map(|e| format!("{e:#}")).unwrap_or_default();
+        let e = plan(lines)
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
         assert!(e.starts_with("line 3: "), "{e}");
         assert!(e.contains("nothing ran"), "{e}");
         let lines = split(b"map update id 1 key 1 valu 2\n").unwrap_or_else(|e| panic!("{e:?}"));
-        let e = plan(lines).err().map(|e| format!("{e:#}")).unwrap_or_default();
+        let e = plan(lines)
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
         assert!(e.starts_with("line 1: "), "{e}");
         let lines = split(b"batch file x\n").unwrap_or_else(|e| panic!("{e:?}"));
         assert!(plan(lines).is_err());
@@ -622,6 +631,9 @@ mod tests {
         assert_eq!(normalize(b"null\n"), b"null");
         assert_eq!(normalize(b""), b"null");
         assert_eq!(normalize(b"[1,\n2]\n"), b"[1,2]");
-        assert_eq!(normalize(b"{\"a\":1}\n{\"a\":2}\n"), b"[{\"a\":1},{\"a\":2}]");
+        assert_eq!(
+            normalize(b"{\"a\":1}\n{\"a\":2}\n"),
+            b"[{\"a\":1},{\"a\":2}]"
+        );
     }
 }
