@@ -32,8 +32,8 @@ awk -v n="$LINES" -v map="$MAP" 'BEGIN {
 measure() {
     local label=$1
     shift 2
-    local times=()
-    for ((r = 0; r < RUNS; r++)); do
+    local times=() i
+    for ((i = 0; i < RUNS; i++)); do
         "$RBT" map delete "$MAP" --all > /dev/null
         /usr/bin/time -f '%e' -o "$WORK/time" "$@" > /dev/null
         times+=("$(cat "$WORK/time")")

@@ -318,6 +318,11 @@ fn file(args: &BatchFileArgs, g: &Globals, out: &mut Output) -> Result<()> {
 fn run_steps(steps: &mut [Planned], runner: &mut Runner<'_>, out: &mut Output) -> Result<()> {
     let mut i = 0;
     while i < steps.len() {
+        // A verb that defers SIGINT (prog load, ...) leaves it deferred: stop between lines.
+        if let Err(e) = crate::bpf::stream::interrupted() {
+            let line = steps[i].line;
+            return Err(e.context(format!("before line {line}; {} commands ran", runner.ran)));
+        }
         if let Step::Update { map, flag, .. } = &steps[i].step {
             let same = |p: &Planned| matches!(&p.step, Step::Update { map: m, flag: f, .. } if m == map && f == flag);
             let end = i + steps[i..].iter().take_while(|p| same(p)).count();
