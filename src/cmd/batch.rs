@@ -1,7 +1,9 @@
 //! `batch file FILE|-`: bpftool's batch syntax, every line checked before any runs, then run in order in this one process.
 
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::io::Read;
+use std::io::Write;
 use std::ops::Range;
 use std::path::Path;
 
@@ -17,7 +19,7 @@ use crate::cmd::map::{Flushed, Updater};
 use crate::error::{hint_of, hinted};
 use crate::grammar;
 use crate::grammar::words::Word;
-use crate::handle::{self, Handle};
+use crate::handle;
 use crate::output::{status_line, Output};
 
 /// bpftool's limits: a command (with its continuation lines) and its number of words.
@@ -32,11 +34,49 @@ pub fn run(verb: BatchVerb, g: &Globals, out: &mut Output) -> Result<()> {
     }
 }
 
-/// One command of the file: the line it starts on (1-based) and its words.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Line {
+/// The commands of a batch file: every word in one arena (no allocation per word).
+#[derive(Debug, Default)]
+pub struct Script {
+    arena: String,
+    /// Byte ranges of the words in `arena`.
+    spans: Vec<(u32, u32)>,
+    pub commands: Vec<Cmd>,
+}
+
+/// One command: the line it starts on (1-based) and its words (a range of `spans`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cmd {
     pub line: usize,
-    pub words: Vec<String>,
+    words: Range<usize>,
+}
+
+impl Cmd {
+    fn len(&self) -> usize {
+        self.words.len()
+    }
+}
+
+impl Script {
+    /// Words `r` of `cmd`.
+    fn words<'a>(
+        &'a self,
+        cmd: &Cmd,
+        r: Range<usize>,
+    ) -> impl Iterator<Item = &'a str> + Clone + 'a {
+        let from = cmd.words.start + r.start.min(cmd.len());
+        let to = cmd.words.start + r.end.min(cmd.len());
+        self.spans[from..to]
+            .iter()
+            .map(move |&(a, b)| &self.arena[a as usize..b as usize])
+    }
+
+    fn all(&self, cmd: &Cmd) -> impl Iterator<Item = &str> + Clone + '_ {
+        self.words(cmd, 0..cmd.len())
+    }
+
+    fn owned(&self, cmd: &Cmd) -> Vec<String> {
+        self.all(cmd).map(str::to_owned).collect()
+    }
 }
 
 /// An error of the file's syntax, on a line.
@@ -50,67 +90,90 @@ pub struct SyntaxError {
 /// line; a line ending in `\` goes on with the next one; words are separated by blanks;
 /// a word starting with `'` or `"` runs to the next same quote (no escapes); empty lines
 /// are skipped.
-pub fn split(text: &[u8]) -> Result<Vec<Line>, SyntaxError> {
-    let mut commands = Vec::new();
-    let mut physical = text.split_inclusive(|&b| b == b'\n').enumerate();
+pub fn split(text: &[u8]) -> Result<Script, SyntaxError> {
     let err = |line: usize, message: String| SyntaxError { line, message };
+    let text = std::str::from_utf8(text).map_err(|e| {
+        let line = text[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        err(line, "not valid UTF-8".into())
+    })?;
+    let mut script = Script {
+        arena: String::with_capacity(text.len()),
+        spans: Vec::with_capacity(text.len() / 4),
+        commands: Vec::with_capacity(text.len() / 64),
+    };
+    let mut joined = String::new();
+    let mut physical = text.split_inclusive('\n').enumerate();
     while let Some((i, first)) = physical.next() {
         let start = i + 1;
         if first.len() > LINE_MAX {
             return Err(err(start, format!("longer than {LINE_MAX} bytes")));
         }
-        let mut buf = uncommented(first).to_vec();
-        while buf.ends_with(b"\\\n") {
-            let Some((_, next)) = physical.next() else {
-                return Err(err(
-                    start,
-                    "ends with `\\` but no line follows to continue it".into(),
-                ));
-            };
-            buf.truncate(buf.len() - 2);
-            buf.extend_from_slice(uncommented(next));
-            if buf.len() > LINE_MAX {
-                return Err(err(
-                    start,
-                    format!("the command is longer than {LINE_MAX} bytes"),
-                ));
+        let mut buf = uncommented(first);
+        if buf.ends_with("\\\n") {
+            joined.clear();
+            joined.push_str(buf);
+            while joined.ends_with("\\\n") {
+                let Some((_, next)) = physical.next() else {
+                    return Err(err(
+                        start,
+                        "ends with `\\` but no line follows to continue it".into(),
+                    ));
+                };
+                joined.truncate(joined.len() - 2);
+                joined.push_str(uncommented(next));
+                if joined.len() > LINE_MAX {
+                    return Err(err(
+                        start,
+                        format!("the command is longer than {LINE_MAX} bytes"),
+                    ));
+                }
             }
+            buf = &joined;
         }
-        let words = words_of(&buf).map_err(|m| err(start, m))?;
-        if !words.is_empty() {
-            commands.push(Line { line: start, words });
+        let from = script.spans.len();
+        add_words(buf, &mut script).map_err(|m| err(start, m))?;
+        if script.spans.len() > from {
+            script.commands.push(Cmd {
+                line: start,
+                words: from..script.spans.len(),
+            });
         }
     }
-    Ok(commands)
+    Ok(script)
 }
 
 /// A line up to its first `#`.
-fn uncommented(line: &[u8]) -> &[u8] {
-    match line.iter().position(|&b| b == b'#') {
+fn uncommented(line: &str) -> &str {
+    match line.find('#') {
         Some(i) => &line[..i],
         None => line,
     }
 }
 
-/// bpftool's `make_args`: the words of one command.
-fn words_of(buf: &[u8]) -> Result<Vec<String>, String> {
+/// bpftool's `make_args`: the words of one command, added to the script's arena.
+fn add_words(buf: &str, script: &mut Script) -> Result<(), String> {
+    let bytes = buf.as_bytes();
     let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-    let mut words = Vec::new();
+    let first = script.spans.len();
     let mut i = 0;
-    while i < buf.len() {
-        while i < buf.len() && is_ws(buf[i]) {
+    while i < bytes.len() {
+        while i < bytes.len() && is_ws(bytes[i]) {
             i += 1;
         }
-        if i == buf.len() {
+        if i == bytes.len() {
             break;
         }
-        if words.len() >= WORDS_MAX {
+        if script.spans.len() - first >= WORDS_MAX {
             return Err(format!("more than {WORDS_MAX} words"));
         }
-        let word = if buf[i] == b'\'' || buf[i] == b'"' {
-            let quote = buf[i];
+        let (from, to) = if bytes[i] == b'\'' || bytes[i] == b'"' {
+            let quote = bytes[i];
             let from = i + 1;
-            let len = buf[from..]
+            let len = bytes[from..]
                 .iter()
                 .position(|&b| b == quote)
                 .ok_or_else(|| {
@@ -118,30 +181,35 @@ fn words_of(buf: &[u8]) -> Result<Vec<String>, String> {
                 })?;
             // The closing quote ends the word; the byte after it starts the next one.
             i = from + len + 1;
-            &buf[from..from + len]
+            (from, from + len)
         } else {
             let from = i;
-            while i < buf.len() && !is_ws(buf[i]) {
+            while i < bytes.len() && !is_ws(bytes[i]) {
                 i += 1;
             }
-            let w = &buf[from..i];
+            let to = i;
             i += 1;
-            w
+            (from, to)
         };
-        let word = std::str::from_utf8(word)
-            .map_err(|_| "a word is not valid UTF-8".to_string())?
-            .to_owned();
-        words.push(word);
+        // Quotes and blanks are ASCII, so these are character boundaries.
+        let word = buf.get(from..to).unwrap_or_default();
+        let at = script.arena.len();
+        script.arena.push_str(word);
+        let span = u32::try_from(at)
+            .ok()
+            .zip(u32::try_from(script.arena.len()).ok())
+            .ok_or_else(|| "the batch file is too large".to_string())?;
+        script.spans.push(span);
     }
-    Ok(words)
+    Ok(())
 }
 
 /// What a command line does, decided before anything runs.
 enum Step {
     /// `map update MAP key DATA value VALUE [FLAG]`: applied with the other lines of its
-    /// run on the same map (key and value are ranges of the line's words).
+    /// run on the same map (map, key and value are ranges of the command's words).
     Update {
-        map: Handle,
+        map: Range<usize>,
         flag: UpdateFlag,
         key: Range<usize>,
         value: Range<usize>,
@@ -151,62 +219,65 @@ enum Step {
 }
 
 struct Planned {
-    line: usize,
-    words: Vec<String>,
+    cmd: Cmd,
     step: Step,
 }
 
-/// The fast form of a `map update` line: (map, flag, key words, value words), or None
-/// when the words take another form (the general parser then checks them).
-fn update_shape(words: &[String]) -> Option<(Handle, UpdateFlag, Range<usize>, Range<usize>)> {
-    if words.len() < 2 || words[0] != "map" || words[1] != "update" {
+/// The fast form of a `map update` line: (map, flag, key, value) as ranges of its words,
+/// or None when the words take another form (the general parser then checks them).
+fn update_shape<'a>(
+    words: impl Iterator<Item = &'a str> + Clone,
+) -> Option<(Range<usize>, UpdateFlag, Range<usize>, Range<usize>)> {
+    let mut it = words.clone();
+    if it.next() != Some("map") || it.next() != Some("update") {
         return None;
     }
-    let rest = &words[2..];
-    if rest.iter().any(|w| w.starts_with("--")) {
+    let n = words.clone().count();
+    let w = |i: usize| words.clone().nth(i);
+    if words.clone().skip(2).any(|w| w.starts_with("--")) {
         return None;
     }
-    let (map, used) = handle::parse(Kind::Map, rest).ok()?;
-    if rest.get(used).map(String::as_str) != Some("key") {
+    // MAP: `id N`, `pinned FILE`, `name NAME`, or a bare /path.
+    let map = match w(2)? {
+        p if p.starts_with('/') => 2..3,
+        "id" if w(3)?.parse::<u32>().is_ok() => 2..4,
+        "pinned" | "name" => 2..4,
+        _ => return None,
+    };
+    if w(map.end)? != "key" {
         return None;
     }
-    let key_from = used + 1;
-    let value_at = key_from + rest[key_from..].iter().position(|w| w == "value")?;
-    let mut value_end = rest.len();
-    let flag = match rest.last().and_then(|w| UpdateFlag::from_word(w)) {
-        Some(f) => {
-            value_end -= 1;
-            f
-        }
-        None => UpdateFlag::Any,
+    let key_from = map.end + 1;
+    let value_at = key_from + words.clone().skip(key_from).position(|w| w == "value")?;
+    let (flag, value_end) = match w(n - 1).and_then(UpdateFlag::from_word) {
+        Some(f) => (f, n - 1),
+        None => (UpdateFlag::Any, n),
     };
     let key = key_from..value_at;
     let value = value_at + 1..value_end;
-    let keyword =
-        |w: &String| matches!(w.as_str(), "key" | "value") || UpdateFlag::from_word(w).is_some();
     if key.is_empty() || value.is_empty() {
         return None;
     }
-    if rest[key.clone()].iter().any(keyword) || rest[value.clone()].iter().any(keyword) {
+    let keyword = |w: &str| matches!(w, "key" | "value") || UpdateFlag::from_word(w).is_some();
+    let mut data = words
+        .clone()
+        .skip(key.start)
+        .take(key.len())
+        .chain(words.clone().skip(value.start).take(value.len()));
+    if data.any(keyword) {
         return None;
     }
-    Some((
-        map,
-        flag,
-        key.start + 2..key.end + 2,
-        value.start + 2..value.end + 2,
-    ))
+    Some((map, flag, key, value))
 }
 
 /// Check every line and decide how it runs; the first bad line is an error and nothing runs.
-fn plan(lines: Vec<Line>) -> Result<Vec<Planned>> {
+fn plan(script: &Script) -> Result<Vec<Planned>> {
     let mut root: Option<clap::Command> = None;
-    let mut planned = Vec::with_capacity(lines.len());
-    for Line { line, words } in lines {
-        if let Some((map, flag, key, value)) = update_shape(&words) {
+    let mut planned = Vec::with_capacity(script.commands.len());
+    for cmd in &script.commands {
+        if let Some((map, flag, key, value)) = update_shape(script.all(cmd)) {
             planned.push(Planned {
-                line,
-                words,
+                cmd: cmd.clone(),
                 step: Step::Update {
                     map,
                     flag,
@@ -217,14 +288,14 @@ fn plan(lines: Vec<Line>) -> Result<Vec<Planned>> {
             continue;
         }
         let root = root.get_or_insert_with(|| Cli::command().version(env!("CARGO_PKG_VERSION")));
-        let cli = check_line(root, &words).map_err(|e| {
+        let cli = check_line(root, &script.owned(cmd)).map_err(|e| {
             anyhow::anyhow!(
-                "line {line}: {e:#}; nothing ran (every line is checked before the first runs)"
+                "line {}: {e:#}; nothing ran (every line is checked before the first runs)",
+                cmd.line
             )
         })?;
         planned.push(Planned {
-            line,
-            words,
+            cmd: cmd.clone(),
             step: Step::Run(Some(Box::new(cli))),
         });
     }
@@ -289,7 +360,7 @@ fn file(args: &BatchFileArgs, g: &Globals, out: &mut Output) -> Result<()> {
     let m = grammar::parse("batch", "file", &args.words)?;
     let path = m.path("FILE").unwrap_or_default();
     let text = read_input(&path)?;
-    let lines = split(&text).map_err(|e| {
+    let script = split(&text).map_err(|e| {
         anyhow::anyhow!(
             "line {}: {}; nothing ran (every line is checked before the first runs)",
             e.line,
@@ -297,8 +368,9 @@ fn file(args: &BatchFileArgs, g: &Globals, out: &mut Output) -> Result<()> {
         )
     })?;
     drop(text);
-    let mut steps = plan(lines)?;
+    let mut steps = plan(&script)?;
     let mut runner = Runner {
+        script: &script,
         g,
         keep_going: args.keep_going,
         capture: out.is_json().then(Output::capture),
@@ -320,11 +392,23 @@ fn run_steps(steps: &mut [Planned], runner: &mut Runner<'_>, out: &mut Output) -
     while i < steps.len() {
         // A verb that defers SIGINT (prog load, ...) leaves it deferred: stop between lines.
         if let Err(e) = crate::bpf::stream::interrupted() {
-            let line = steps[i].line;
+            let line = steps[i].cmd.line;
             return Err(e.context(format!("before line {line}; {} commands ran", runner.ran)));
         }
         if let Step::Update { map, flag, .. } = &steps[i].step {
-            let same = |p: &Planned| matches!(&p.step, Step::Update { map: m, flag: f, .. } if m == map && f == flag);
+            let script = runner.script;
+            let first = &steps[i].cmd;
+            let same = |p: &Planned| match &p.step {
+                Step::Update {
+                    map: m, flag: f, ..
+                } => {
+                    f == flag
+                        && script
+                            .words(&p.cmd, m.clone())
+                            .eq(script.words(first, map.clone()))
+                }
+                Step::Run(_) => false,
+            };
             let end = i + steps[i..].iter().take_while(|p| same(p)).count();
             runner.updates(&steps[i..end], out)?;
             i = end;
@@ -344,6 +428,7 @@ fn run_steps(steps: &mut [Planned], runner: &mut Runner<'_>, out: &mut Output) -
 
 /// Runs the planned commands and keeps the account of what ran.
 struct Runner<'g> {
+    script: &'g Script,
     g: &'g Globals,
     keep_going: bool,
     /// With -j: where each command's output is caught, to be wrapped in its document.
@@ -385,10 +470,20 @@ impl Runner<'_> {
 
     /// A run of `map update` lines on one map with one flag: one open, batched updates.
     fn updates(&mut self, run: &[Planned], out: &mut Output) -> Result<()> {
-        let Some(Step::Update { map, flag, .. }) = run.first().map(|p| &p.step) else {
+        let Some(Planned {
+            cmd,
+            step: Step::Update { map, flag, .. },
+        }) = run.first()
+        else {
             return Ok(());
         };
-        let mut up = match Updater::open(map, *flag) {
+        let words: Vec<String> = self
+            .script
+            .words(cmd, map.clone())
+            .map(str::to_owned)
+            .collect();
+        let opened = handle::parse_all(Kind::Map, &words).and_then(|h| Updater::open(&h, *flag));
+        let mut up = match opened {
             Ok(up) => up,
             Err(e) => {
                 // Every line of the run needs this map: each fails the same way.
@@ -407,7 +502,11 @@ impl Runner<'_> {
             let Step::Update { key, value, .. } = &p.step else {
                 continue;
             };
-            if let Err(e) = up.push(tag, &p.words[key.clone()], &p.words[value.clone()]) {
+            let (k, v) = (
+                self.script.words(&p.cmd, key.clone()),
+                self.script.words(&p.cmd, value.clone()),
+            );
+            if let Err(e) = up.push(tag, k, v) {
                 let flushed = up.flush(self.keep_going);
                 self.applied(run, flushed, out)?;
                 self.failed(p, e, out)?;
@@ -435,8 +534,8 @@ impl Runner<'_> {
 
     fn succeeded(&mut self, p: &Planned, caught: &[u8], out: &mut Output) -> Result<()> {
         self.ran += 1;
-        self.first_line.get_or_insert(p.line);
-        self.last_ok = Some(p.line);
+        self.first_line.get_or_insert(p.cmd.line);
+        self.last_ok = Some(p.cmd.line);
         if self.capture.is_some() {
             self.document(p, Some(caught), None, out)?;
         }
@@ -452,10 +551,10 @@ impl Runner<'_> {
         }
         if self.keep_going {
             self.ran += 1;
-            self.first_line.get_or_insert(p.line);
-            self.failed.push(p.line);
+            self.first_line.get_or_insert(p.cmd.line);
+            self.failed.push(p.cmd.line);
             out.flush()?;
-            status_line(&format!("Error: line {}: {message}", p.line));
+            status_line(&format!("Error: line {}: {message}", p.cmd.line));
             if let Some(h) = hint_of(&e) {
                 status_line(&format!("hint: {h}"));
             }
@@ -469,7 +568,7 @@ impl Runner<'_> {
             }
             (n, _, _) => format!("{n} commands ran before it, none after it"),
         };
-        let text = format!("line {}: {message}; {before}", p.line);
+        let text = format!("line {}: {message}; {before}", p.cmd.line);
         // Exit 1 (not a usage error's 2): the batch ran and failed; the hint is kept.
         Err(match hint_of(&e) {
             Some(h) => hinted(text, h),
@@ -485,11 +584,14 @@ impl Runner<'_> {
         error: Option<&str>,
         out: &mut Output,
     ) -> Result<()> {
-        let output = caught.map(normalize);
+        let output = caught.map(|c| match c {
+            b"null" => Cow::Borrowed(&b"null"[..]),
+            c => Cow::Owned(normalize(c)),
+        });
         if self.pretty {
             let mut doc = serde_json::Map::new();
-            doc.insert("line".into(), Value::from(p.line));
-            doc.insert("command".into(), Value::from(p.words.clone()));
+            doc.insert("line".into(), Value::from(p.cmd.line));
+            doc.insert("command".into(), Value::from(self.script.owned(&p.cmd)));
             if let Some(o) = output {
                 doc.insert("output".into(), serde_json::from_slice(&o)?);
             }
@@ -501,10 +603,14 @@ impl Runner<'_> {
         }
         let doc = &mut self.doc;
         doc.clear();
-        doc.extend_from_slice(b"{\"line\":");
-        doc.extend_from_slice(p.line.to_string().as_bytes());
-        doc.extend_from_slice(b",\"command\":");
-        serde_json::to_writer(&mut *doc, &p.words)?;
+        write!(doc, "{{\"line\":{},\"command\":[", p.cmd.line)?;
+        for (i, w) in self.script.all(&p.cmd).enumerate() {
+            if i > 0 {
+                doc.push(b',');
+            }
+            serde_json::to_writer(&mut *doc, w)?;
+        }
+        doc.push(b']');
         if let Some(o) = output {
             doc.extend_from_slice(b",\"output\":");
             doc.extend_from_slice(&o);
@@ -564,8 +670,12 @@ mod tests {
     use super::*;
 
     fn cmds(text: &str) -> Vec<(usize, String)> {
-        let lines = split(text.as_bytes()).unwrap_or_else(|e| panic!("{e:?}"));
-        lines.iter().map(|l| (l.line, l.words.join("|"))).collect()
+        let script = split(text.as_bytes()).unwrap_or_else(|e| panic!("{e:?}"));
+        script
+            .commands
+            .iter()
+            .map(|c| (c.line, script.owned(c).join("|")))
+            .collect()
     }
 
     #[test]
@@ -596,39 +706,46 @@ mod tests {
 
     #[test]
     fn update_lines_take_the_fast_form() {
-        let w = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
-        let (map, flag, key, value) = update_shape(&w(
-            "map update pinned /sys/fs/bpf/m key 1 0 0 0 value 2 0 0 0 exist",
-        ))
-        .unwrap_or_else(|| panic!("fast form"));
-        assert_eq!(map, Handle::Pinned("/sys/fs/bpf/m".into()));
-        assert_eq!((flag, key, value), (UpdateFlag::Exist, 5..9, 10..14));
-        assert!(update_shape(&w("map update id 3 key 1 value 2")).is_some());
-        assert!(update_shape(&w("map update id 3 value 2 key 1")).is_none());
-        assert!(update_shape(&w("map update id 3 key value 2")).is_none());
-        assert!(update_shape(&w("map update id 3 key 1 value")).is_none());
-        assert!(update_shape(&w("map update id 3 --from x")).is_none());
-        assert!(update_shape(&w("map lookup id 3 key 1")).is_none());
+        let shape = |s: &str| update_shape(s.split_whitespace());
+        let (map, flag, key, value) =
+            shape("map update pinned /sys/fs/bpf/m key 1 0 0 0 value 2 0 0 0 exist")
+                .unwrap_or_else(|| panic!("fast form"));
+        assert_eq!(
+            (map, flag, key, value),
+            (2..4, UpdateFlag::Exist, 5..9, 10..14)
+        );
+        assert_eq!(
+            shape("map update /m key 1 value 2").map(|s| s.0),
+            Some(2..3)
+        );
+        assert!(shape("map update id 3 key 1 value 2").is_some());
+        assert!(shape("map update id x key 1 value 2").is_none());
+        assert!(shape("map update id 3 value 2 key 1").is_none());
+        assert!(shape("map update id 3 key value 2").is_none());
+        assert!(shape("map update id 3 key 1 value").is_none());
+        assert!(shape("map update id 3 key 1 value 2 any exist").is_none());
+        assert!(shape("map update id 3 --from x").is_none());
+        assert!(shape("map lookup id 3 key 1").is_none());
     }
 
     #[test]
     fn every_line_is_checked_first() {
-        let lines = split(b"map show\nmap update id 1 key 1 value 2\nmap frobnicate\n")
+        let script = split(b"map show\nmap update id 1 key 1 value 2\nmap frobnicate\n")
             .unwrap_or_else(|e| panic!("{e:?}"));
-        let e = plan(lines)
+        let e = plan(&script)
             .err()
             .map(|e| format!("{e:#}"))
             .unwrap_or_default();
         assert!(e.starts_with("line 3: "), "{e}");
         assert!(e.contains("nothing ran"), "{e}");
-        let lines = split(b"map update id 1 key 1 valu 2\n").unwrap_or_else(|e| panic!("{e:?}"));
-        let e = plan(lines)
+        let script = split(b"map update id 1 key 1 valu 2\n").unwrap_or_else(|e| panic!("{e:?}"));
+        let e = plan(&script)
             .err()
             .map(|e| format!("{e:#}"))
             .unwrap_or_default();
         assert!(e.starts_with("line 1: "), "{e}");
-        let lines = split(b"batch file x\n").unwrap_or_else(|e| panic!("{e:?}"));
-        assert!(plan(lines).is_err());
+        let script = split(b"batch file x\n").unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(plan(&script).is_err());
     }
 
     #[test]

@@ -54,10 +54,29 @@ impl Updater {
     }
 
     /// Encode one line's key and value words and queue the element. An error is that
-    /// line's (nothing is queued).
-    pub fn push(&mut self, tag: usize, key: &[String], value: &[String]) -> Result<()> {
-        let k = parse_data(key, self.ctx.key_size(), &self.ctx.key, "key")?;
-        let v = encode_value_words(&self.ctx, value, &mut self.held)?;
+    /// line's (nothing is queued). Byte lists (`1 0 0 0`, `hex 0a 00`) are read in place;
+    /// other forms (one typed word, per-CPU and handle values) go through `parse_data` and
+    /// `encode_value_words`, as `map update` reads them.
+    pub fn push<'a, I>(&mut self, tag: usize, key: I, value: I) -> Result<()>
+    where
+        I: Iterator<Item = &'a str> + Clone,
+    {
+        let (ks, vs) = (self.ctx.key_size(), self.ctx.value_size());
+        let (k0, v0) = (self.keys.len(), self.values.len());
+        let plain_value = self.ctx.fd_value_kind().is_none() && !self.ctx.map.is_percpu();
+        if bytes_into(key.clone(), ks, &mut self.keys)
+            && plain_value
+            && bytes_into(value.clone(), vs, &mut self.values)
+        {
+            self.tags.push(tag);
+            return Ok(());
+        }
+        self.keys.truncate(k0);
+        self.values.truncate(v0);
+        let key: Vec<String> = key.map(str::to_owned).collect();
+        let value: Vec<String> = value.map(str::to_owned).collect();
+        let k = parse_data(&key, ks, &self.ctx.key, "key")?;
+        let v = encode_value_words(&self.ctx, &value, &mut self.held)?;
         self.keys.extend_from_slice(&k);
         self.values.extend_from_slice(&v);
         self.tags.push(tag);
@@ -120,5 +139,95 @@ impl Updater {
         self.tags.clear();
         self.held.clear();
         out
+    }
+}
+
+/// A list of two or more byte words (or `hex` and byte words) of exactly `size` bytes,
+/// appended to `out`; false (with `out` partly written) for any other form, which
+/// `parse_data` then reads and reports on.
+fn bytes_into<'a>(
+    mut words: impl Iterator<Item = &'a str>,
+    size: usize,
+    out: &mut Vec<u8>,
+) -> bool {
+    let Some(first) = words.next() else {
+        return false;
+    };
+    let start = out.len();
+    let hex = first == "hex";
+    if !hex {
+        match byte(first, false) {
+            Some(b) => out.push(b),
+            None => return false,
+        }
+    }
+    for w in words {
+        match byte(w, hex) {
+            Some(b) => out.push(b),
+            None => return false,
+        }
+    }
+    let n = out.len() - start;
+    // One word alone is a typed value (`parse_data`), not a byte.
+    n == size && (hex || n >= 2)
+}
+
+/// One byte token as `encode::parse_byte` reads it, for the plain forms only (decimal,
+/// 0x hex, 0-prefixed octal; bare hex digits after `hex`); None for anything else.
+fn byte(t: &str, hex: bool) -> Option<u8> {
+    let b = t.as_bytes();
+    let (digits, radix) = if hex {
+        (
+            t.strip_prefix("0x").or(t.strip_prefix("0X")).unwrap_or(t),
+            16,
+        )
+    } else if let Some(h) = t.strip_prefix("0x").or(t.strip_prefix("0X")) {
+        (h, 16)
+    } else if b.len() > 1 && b[0] == b'0' {
+        (&t[1..], 8)
+    } else {
+        (t, 10)
+    };
+    if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let v = u32::from_str_radix(digits, radix).ok()?;
+    u8::try_from(v).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_words_read_like_parse_byte() {
+        for (t, hex, want) in [
+            ("0", false, Some(0)),
+            ("255", false, Some(255)),
+            ("256", false, None),
+            ("0x0a", false, Some(10)),
+            ("010", false, Some(8)),
+            ("08", false, None),
+            ("ff", true, Some(255)),
+            ("0xff", true, Some(255)),
+            ("1a", false, None),
+            ("+1", false, None),
+            ("", false, None),
+        ] {
+            assert_eq!(byte(t, hex), want, "{t}");
+            if let Some(b) = want {
+                let same = super::super::encode::parse_byte_for_tests(t, hex);
+                assert_eq!(same, Some(b), "{t}");
+            }
+        }
+        let mut v = Vec::new();
+        assert!(bytes_into(["1", "0", "0", "0"].into_iter(), 4, &mut v));
+        assert_eq!(v, [1, 0, 0, 0]);
+        v.clear();
+        assert!(!bytes_into(["5"].into_iter(), 1, &mut v));
+        v.clear();
+        assert!(bytes_into(["hex", "0a"].into_iter(), 1, &mut v));
+        v.clear();
+        assert!(!bytes_into(["1", "0", "0"].into_iter(), 4, &mut v));
     }
 }
