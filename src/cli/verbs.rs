@@ -390,7 +390,7 @@ pub enum BatchVerb {
 const BATCH_HELP: &str = "\
 Lines as bpftool reads them: `#` starts a comment (anywhere), words are split at blanks,
 '...' and \"...\" quote a word (no escapes inside), a `\\` at the end of a line continues it.
-Each line is an rbt command without `rbt` (`map update pinned /sys/fs/bpf/m key 1 0 0 0 value 2 0 0 0`).
+Each line is an rbt command without `rbt`: `map update /sys/fs/bpf/m key 1 0 0 0 value 2 0 0 0`.
 The whole file is read and split first: a syntax error runs nothing. Commands run in order;
 handles are resolved when their line runs, so a line may use what an earlier line pinned.
 The first failing line stops the batch (`line N: ...`, exit 1) unless --keep-going.

@@ -67,7 +67,15 @@ impl Script {
         let to = cmd.words.start + r.end.min(cmd.len());
         self.spans[from..to]
             .iter()
-            .map(move |&(a, b)| &self.arena[a as usize..b as usize])
+            .map(move |&(a, b)| self.arena.get(a as usize..b as usize).unwrap_or_default())
+    }
+
+    /// The words of `cmd`, by index.
+    fn view(&self, cmd: &Cmd) -> Words<'_> {
+        Words {
+            arena: &self.arena,
+            spans: &self.spans[cmd.words.clone()],
+        }
     }
 
     fn all(&self, cmd: &Cmd) -> impl Iterator<Item = &str> + Clone + '_ {
@@ -76,6 +84,28 @@ impl Script {
 
     fn owned(&self, cmd: &Cmd) -> Vec<String> {
         self.all(cmd).map(str::to_owned).collect()
+    }
+}
+
+/// The words of one command, by index.
+#[derive(Clone, Copy)]
+struct Words<'a> {
+    arena: &'a str,
+    spans: &'a [(u32, u32)],
+}
+
+impl<'a> Words<'a> {
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn get(&self, i: usize) -> Option<&'a str> {
+        let &(a, b) = self.spans.get(i)?;
+        self.arena.get(a as usize..b as usize)
+    }
+
+    fn range(&self, r: Range<usize>) -> impl Iterator<Item = &'a str> + '_ {
+        r.filter_map(|i| self.get(i))
     }
 }
 
@@ -100,22 +130,28 @@ pub fn split(text: &[u8]) -> Result<Script, SyntaxError> {
             + 1;
         err(line, "not valid UTF-8".into())
     })?;
+    // The words of a line are spans of the text itself; a command continued over several
+    // lines is joined at the end of the arena and its words are spans there.
     let mut script = Script {
-        arena: String::with_capacity(text.len()),
-        spans: Vec::with_capacity(text.len() / 4),
+        arena: String::with_capacity(text.len() + 64),
+        spans: Vec::with_capacity(text.len() / 6),
         commands: Vec::with_capacity(text.len() / 64),
     };
+    script.arena.push_str(text);
     let mut joined = String::new();
     let mut physical = text.split_inclusive('\n').enumerate();
+    let mut pos = 0;
     while let Some((i, first)) = physical.next() {
         let start = i + 1;
+        let at = pos;
+        pos += first.len();
         if first.len() > LINE_MAX {
             return Err(err(start, format!("longer than {LINE_MAX} bytes")));
         }
-        let mut buf = uncommented(first);
-        if buf.ends_with("\\\n") {
+        let mut region = at..at + uncommented(first).len();
+        if script.arena[region.clone()].ends_with("\\\n") {
             joined.clear();
-            joined.push_str(buf);
+            joined.push_str(&script.arena[region.clone()]);
             while joined.ends_with("\\\n") {
                 let Some((_, next)) = physical.next() else {
                     return Err(err(
@@ -123,6 +159,7 @@ pub fn split(text: &[u8]) -> Result<Script, SyntaxError> {
                         "ends with `\\` but no line follows to continue it".into(),
                     ));
                 };
+                pos += next.len();
                 joined.truncate(joined.len() - 2);
                 joined.push_str(uncommented(next));
                 if joined.len() > LINE_MAX {
@@ -132,10 +169,15 @@ pub fn split(text: &[u8]) -> Result<Script, SyntaxError> {
                     ));
                 }
             }
-            buf = &joined;
+            let from = script.arena.len();
+            script.arena.push_str(&joined);
+            region = from..script.arena.len();
+        }
+        if u32::try_from(region.end).is_err() {
+            return Err(err(start, "the batch file is too large".into()));
         }
         let from = script.spans.len();
-        add_words(buf, &mut script).map_err(|m| err(start, m))?;
+        add_words(&script.arena, region, &mut script.spans).map_err(|m| err(start, m))?;
         if script.spans.len() > from {
             script.commands.push(Cmd {
                 line: start,
@@ -148,32 +190,33 @@ pub fn split(text: &[u8]) -> Result<Script, SyntaxError> {
 
 /// A line up to its first `#`.
 fn uncommented(line: &str) -> &str {
-    match line.find('#') {
+    match line.as_bytes().iter().position(|&b| b == b'#') {
         Some(i) => &line[..i],
         None => line,
     }
 }
 
-/// bpftool's `make_args`: the words of one command, added to the script's arena.
-fn add_words(buf: &str, script: &mut Script) -> Result<(), String> {
-    let bytes = buf.as_bytes();
+/// bpftool's `make_args`: the words of one command (`region` of `arena`), as spans.
+fn add_words(arena: &str, region: Range<usize>, spans: &mut Vec<(u32, u32)>) -> Result<(), String> {
+    let bytes = arena.as_bytes();
     let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-    let first = script.spans.len();
-    let mut i = 0;
-    while i < bytes.len() {
-        while i < bytes.len() && is_ws(bytes[i]) {
+    let first = spans.len();
+    let end = region.end;
+    let mut i = region.start;
+    while i < end {
+        while i < end && is_ws(bytes[i]) {
             i += 1;
         }
-        if i == bytes.len() {
+        if i == end {
             break;
         }
-        if script.spans.len() - first >= WORDS_MAX {
+        if spans.len() - first >= WORDS_MAX {
             return Err(format!("more than {WORDS_MAX} words"));
         }
         let (from, to) = if bytes[i] == b'\'' || bytes[i] == b'"' {
             let quote = bytes[i];
             let from = i + 1;
-            let len = bytes[from..]
+            let len = bytes[from..end]
                 .iter()
                 .position(|&b| b == quote)
                 .ok_or_else(|| {
@@ -184,22 +227,15 @@ fn add_words(buf: &str, script: &mut Script) -> Result<(), String> {
             (from, from + len)
         } else {
             let from = i;
-            while i < bytes.len() && !is_ws(bytes[i]) {
+            while i < end && !is_ws(bytes[i]) {
                 i += 1;
             }
             let to = i;
             i += 1;
             (from, to)
         };
-        // Quotes and blanks are ASCII, so these are character boundaries.
-        let word = buf.get(from..to).unwrap_or_default();
-        let at = script.arena.len();
-        script.arena.push_str(word);
-        let span = u32::try_from(at)
-            .ok()
-            .zip(u32::try_from(script.arena.len()).ok())
-            .ok_or_else(|| "the batch file is too large".to_string())?;
-        script.spans.push(span);
+        // `split` checked that the arena's offsets fit in u32.
+        spans.push((from as u32, to as u32));
     }
     Ok(())
 }
@@ -225,31 +261,24 @@ struct Planned {
 
 /// The fast form of a `map update` line: (map, flag, key, value) as ranges of its words,
 /// or None when the words take another form (the general parser then checks them).
-fn update_shape<'a>(
-    words: impl Iterator<Item = &'a str> + Clone,
-) -> Option<(Range<usize>, UpdateFlag, Range<usize>, Range<usize>)> {
-    let mut it = words.clone();
-    if it.next() != Some("map") || it.next() != Some("update") {
-        return None;
-    }
-    let n = words.clone().count();
-    let w = |i: usize| words.clone().nth(i);
-    if words.clone().skip(2).any(|w| w.starts_with("--")) {
+fn update_shape(w: Words<'_>) -> Option<(Range<usize>, UpdateFlag, Range<usize>, Range<usize>)> {
+    let n = w.len();
+    if n < 7 || w.get(0)? != "map" || w.get(1)? != "update" {
         return None;
     }
     // MAP: `id N`, `pinned FILE`, `name NAME`, or a bare /path.
-    let map = match w(2)? {
+    let map = match w.get(2)? {
         p if p.starts_with('/') => 2..3,
-        "id" if w(3)?.parse::<u32>().is_ok() => 2..4,
+        "id" if w.get(3)?.parse::<u32>().is_ok() => 2..4,
         "pinned" | "name" => 2..4,
         _ => return None,
     };
-    if w(map.end)? != "key" {
+    if w.get(map.end)? != "key" {
         return None;
     }
     let key_from = map.end + 1;
-    let value_at = key_from + words.clone().skip(key_from).position(|w| w == "value")?;
-    let (flag, value_end) = match w(n - 1).and_then(UpdateFlag::from_word) {
+    let value_at = (key_from..n).find(|&i| w.get(i) == Some("value"))?;
+    let (flag, value_end) = match w.get(n - 1).and_then(UpdateFlag::from_word) {
         Some(f) => (f, n - 1),
         None => (UpdateFlag::Any, n),
     };
@@ -258,13 +287,14 @@ fn update_shape<'a>(
     if key.is_empty() || value.is_empty() {
         return None;
     }
-    let keyword = |w: &str| matches!(w, "key" | "value") || UpdateFlag::from_word(w).is_some();
-    let mut data = words
-        .clone()
-        .skip(key.start)
-        .take(key.len())
-        .chain(words.clone().skip(value.start).take(value.len()));
-    if data.any(keyword) {
+    // Data words: no keyword among them (the grammar would read it as one), no dash option.
+    let plain = |s: &str| {
+        !s.starts_with("--") && !matches!(s, "key" | "value") && UpdateFlag::from_word(s).is_none()
+    };
+    if !w.range(key.clone()).all(plain) || !w.range(value.clone()).all(plain) {
+        return None;
+    }
+    if w.get(map.end - 1).is_some_and(|m| m.starts_with("--")) {
         return None;
     }
     Some((map, flag, key, value))
@@ -275,7 +305,7 @@ fn plan(script: &Script) -> Result<Vec<Planned>> {
     let mut root: Option<clap::Command> = None;
     let mut planned = Vec::with_capacity(script.commands.len());
     for cmd in &script.commands {
-        if let Some((map, flag, key, value)) = update_shape(script.all(cmd)) {
+        if let Some((map, flag, key, value)) = update_shape(script.view(cmd)) {
             planned.push(Planned {
                 cmd: cmd.clone(),
                 step: Step::Update {
@@ -398,14 +428,15 @@ fn run_steps(steps: &mut [Planned], runner: &mut Runner<'_>, out: &mut Output) -
         if let Step::Update { map, flag, .. } = &steps[i].step {
             let script = runner.script;
             let first = &steps[i].cmd;
+            let first = script.view(first);
             let same = |p: &Planned| match &p.step {
                 Step::Update {
                     map: m, flag: f, ..
                 } => {
+                    let this = script.view(&p.cmd);
                     f == flag
-                        && script
-                            .words(&p.cmd, m.clone())
-                            .eq(script.words(first, map.clone()))
+                        && m.len() == map.len()
+                        && (0..m.len()).all(|j| this.get(m.start + j) == first.get(map.start + j))
                 }
                 Step::Run(_) => false,
             };
@@ -706,7 +737,10 @@ mod tests {
 
     #[test]
     fn update_lines_take_the_fast_form() {
-        let shape = |s: &str| update_shape(s.split_whitespace());
+        let shape = |s: &str| {
+            let script = split(s.as_bytes()).unwrap_or_else(|e| panic!("{e:?}"));
+            update_shape(script.view(&script.commands[0]))
+        };
         let (map, flag, key, value) =
             shape("map update pinned /sys/fs/bpf/m key 1 0 0 0 value 2 0 0 0 exist")
                 .unwrap_or_else(|| panic!("fast form"));

@@ -188,10 +188,13 @@ fn byte(t: &str, hex: bool) -> Option<u8> {
     } else {
         (t, 10)
     };
-    if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|c| c.is_ascii_hexdigit()) {
+    if digits.is_empty() || digits.len() > 3 {
         return None;
     }
-    let v = u32::from_str_radix(digits, radix).ok()?;
+    let mut v = 0u32;
+    for c in digits.bytes() {
+        v = v * radix + char::from(c).to_digit(radix)?;
+    }
     u8::try_from(v).ok()
 }
 
