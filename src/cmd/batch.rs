@@ -120,48 +120,53 @@ pub struct SyntaxError {
 /// line; a line ending in `\` goes on with the next one; words are separated by blanks;
 /// a word starting with `'` or `"` runs to the next same quote (no escapes); empty lines
 /// are skipped.
-pub fn split(text: &[u8]) -> Result<Script, SyntaxError> {
+pub fn split(text: Vec<u8>) -> Result<Script, SyntaxError> {
     let err = |line: usize, message: String| SyntaxError { line, message };
-    let text = std::str::from_utf8(text).map_err(|e| {
-        let line = text[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        err(line, "not valid UTF-8".into())
-    })?;
     // The words of a line are spans of the text itself; a command continued over several
     // lines is joined at the end of the arena and its words are spans there.
-    let mut script = Script {
-        arena: String::with_capacity(text.len() + 64),
-        spans: Vec::with_capacity(text.len() / 6),
-        commands: Vec::with_capacity(text.len() / 64),
-    };
-    script.arena.push_str(text);
+    let mut arena = String::from_utf8(text).map_err(|e| {
+        let bytes = e.as_bytes();
+        let valid = e.utf8_error().valid_up_to();
+        let line = bytes[..valid].iter().filter(|&&b| b == b'\n').count() + 1;
+        err(line, "not valid UTF-8".into())
+    })?;
+    let body = arena.len();
+    let mut spans = Vec::with_capacity(body / 6);
+    let mut commands = Vec::with_capacity(body / 64);
     let mut joined = String::new();
-    let mut physical = text.split_inclusive('\n').enumerate();
-    let mut pos = 0;
-    while let Some((i, first)) = physical.next() {
-        let start = i + 1;
-        let at = pos;
-        pos += first.len();
+    // The physical line at `pos`: its range, newline included.
+    let line_at = |arena: &str, pos: usize| {
+        let end = arena.as_bytes()[pos..body]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(body, |i| pos + i + 1);
+        pos..end
+    };
+    let (mut pos, mut lineno) = (0, 0);
+    while pos < body {
+        lineno += 1;
+        let start = lineno;
+        let first = line_at(&arena, pos);
+        pos = first.end;
         if first.len() > LINE_MAX {
             return Err(err(start, format!("longer than {LINE_MAX} bytes")));
         }
-        let mut region = at..at + uncommented(first).len();
-        if script.arena[region.clone()].ends_with("\\\n") {
+        let mut region = first.start..first.start + uncommented(&arena[first]).len();
+        if arena[region.clone()].ends_with("\\\n") {
             joined.clear();
-            joined.push_str(&script.arena[region.clone()]);
+            joined.push_str(&arena[region.clone()]);
             while joined.ends_with("\\\n") {
-                let Some((_, next)) = physical.next() else {
+                if pos >= body {
                     return Err(err(
                         start,
                         "ends with `\\` but no line follows to continue it".into(),
                     ));
-                };
-                pos += next.len();
+                }
+                lineno += 1;
+                let next = line_at(&arena, pos);
+                pos = next.end;
                 joined.truncate(joined.len() - 2);
-                joined.push_str(uncommented(next));
+                joined.push_str(uncommented(&arena[next]));
                 if joined.len() > LINE_MAX {
                     return Err(err(
                         start,
@@ -169,23 +174,27 @@ pub fn split(text: &[u8]) -> Result<Script, SyntaxError> {
                     ));
                 }
             }
-            let from = script.arena.len();
-            script.arena.push_str(&joined);
-            region = from..script.arena.len();
+            let from = arena.len();
+            arena.push_str(&joined);
+            region = from..arena.len();
         }
         if u32::try_from(region.end).is_err() {
             return Err(err(start, "the batch file is too large".into()));
         }
-        let from = script.spans.len();
-        add_words(&script.arena, region, &mut script.spans).map_err(|m| err(start, m))?;
-        if script.spans.len() > from {
-            script.commands.push(Cmd {
+        let from = spans.len();
+        add_words(&arena, region, &mut spans).map_err(|m| err(start, m))?;
+        if spans.len() > from {
+            commands.push(Cmd {
                 line: start,
-                words: from..script.spans.len(),
+                words: from..spans.len(),
             });
         }
     }
-    Ok(script)
+    Ok(Script {
+        arena,
+        spans,
+        commands,
+    })
 }
 
 /// A line up to its first `#`.
@@ -375,8 +384,10 @@ fn read_input(file: &Path) -> Result<Vec<u8>> {
             .read_to_end(&mut text)
             .with_context(what)?;
     } else {
-        crate::input::open_regular(file, "batch file")?
-            .take(FILE_MAX + 1)
+        let f = crate::input::open_regular(file, "batch file")?;
+        let size = f.metadata().map(|m| m.len()).unwrap_or(0).min(FILE_MAX);
+        text.reserve(size as usize + 1);
+        f.take(FILE_MAX + 1)
             .read_to_end(&mut text)
             .with_context(what)?;
     }
@@ -390,14 +401,13 @@ fn file(args: &BatchFileArgs, g: &Globals, out: &mut Output) -> Result<()> {
     let m = grammar::parse("batch", "file", &args.words)?;
     let path = m.path("FILE").unwrap_or_default();
     let text = read_input(&path)?;
-    let script = split(&text).map_err(|e| {
+    let script = split(text).map_err(|e| {
         anyhow::anyhow!(
             "line {}: {}; nothing ran (every line is checked before the first runs)",
             e.line,
             e.message
         )
     })?;
-    drop(text);
     let mut steps = plan(&script)?;
     let mut runner = Runner {
         script: &script,
@@ -701,7 +711,7 @@ mod tests {
     use super::*;
 
     fn cmds(text: &str) -> Vec<(usize, String)> {
-        let script = split(text.as_bytes()).unwrap_or_else(|e| panic!("{e:?}"));
+        let script = split(text.as_bytes().to_vec()).unwrap_or_else(|e| panic!("{e:?}"));
         script
             .commands
             .iter()
@@ -722,7 +732,7 @@ mod tests {
             ]
         );
         // `#` inside quotes still starts a comment, as in bpftool.
-        let e = split(b"map show 'a#b'\n").unwrap_err();
+        let e = split(b"map show 'a#b'\n".to_vec()).unwrap_err();
         assert_eq!(e.line, 1);
         assert!(e.message.contains("unterminated"), "{}", e.message);
         // A comment ends the line before its `\`: no continuation.
@@ -730,7 +740,7 @@ mod tests {
             cmds("a # b \\\nc\n"),
             vec![(1, "a".to_string()), (2, "c".to_string())]
         );
-        let e = split(b"a\nb \\\n").unwrap_err();
+        let e = split(b"a\nb \\\n".to_vec()).unwrap_err();
         assert_eq!(e.line, 2);
         assert_eq!(cmds("''\n"), vec![(1, String::new())]);
     }
@@ -738,7 +748,7 @@ mod tests {
     #[test]
     fn update_lines_take_the_fast_form() {
         let shape = |s: &str| {
-            let script = split(s.as_bytes()).unwrap_or_else(|e| panic!("{e:?}"));
+            let script = split(s.as_bytes().to_vec()).unwrap_or_else(|e| panic!("{e:?}"));
             update_shape(script.view(&script.commands[0]))
         };
         let (map, flag, key, value) =
@@ -764,7 +774,7 @@ mod tests {
 
     #[test]
     fn every_line_is_checked_first() {
-        let script = split(b"map show\nmap update id 1 key 1 value 2\nmap frobnicate\n")
+        let script = split(b"map show\nmap update id 1 key 1 value 2\nmap frobnicate\n".to_vec())
             .unwrap_or_else(|e| panic!("{e:?}"));
         let e = plan(&script)
             .err()
@@ -772,13 +782,14 @@ mod tests {
             .unwrap_or_default();
         assert!(e.starts_with("line 3: "), "{e}");
         assert!(e.contains("nothing ran"), "{e}");
-        let script = split(b"map update id 1 key 1 valu 2\n").unwrap_or_else(|e| panic!("{e:?}"));
+        let script =
+            split(b"map update id 1 key 1 valu 2\n".to_vec()).unwrap_or_else(|e| panic!("{e:?}"));
         let e = plan(&script)
             .err()
             .map(|e| format!("{e:#}"))
             .unwrap_or_default();
         assert!(e.starts_with("line 1: "), "{e}");
-        let script = split(b"batch file x\n").unwrap_or_else(|e| panic!("{e:?}"));
+        let script = split(b"batch file x\n".to_vec()).unwrap_or_else(|e| panic!("{e:?}"));
         assert!(plan(&script).is_err());
     }
 
