@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::bpf::map::UpdateFlag;
 use crate::bpf::Kind;
 use crate::cli::{BatchFileArgs, BatchVerb, Cli, Globals, Object};
-use crate::cmd::map::{Flushed, Updater};
+use crate::cmd::map::{byte_list, Flushed, Updater};
 use crate::error::{hint_of, hinted};
 use crate::grammar;
 use crate::grammar::words::Word;
@@ -34,64 +34,52 @@ pub fn run(verb: BatchVerb, g: &Globals, out: &mut Output) -> Result<()> {
     }
 }
 
-/// The commands of a batch file: every word in one arena (no allocation per word).
+/// The commands of a batch file: the file's text, and where each command is in it. Words
+/// are found again when needed (`tokens`), so that no memory is held per word.
 #[derive(Debug, Default)]
 pub struct Script {
     arena: String,
-    /// Byte ranges of the words in `arena`.
-    spans: Vec<(u32, u32)>,
     pub commands: Vec<Cmd>,
 }
 
-/// One command: the line it starts on (1-based) and its words (a range of `spans`).
+/// One command: the line it starts on (1-based) and its text (a range of the arena).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cmd {
     pub line: usize,
-    words: Range<usize>,
-}
-
-impl Cmd {
-    fn len(&self) -> usize {
-        self.words.len()
-    }
+    region: (u32, u32),
 }
 
 impl Script {
-    /// Words `r` of `cmd`.
-    fn words<'a>(
-        &'a self,
-        cmd: &Cmd,
-        r: Range<usize>,
-    ) -> impl Iterator<Item = &'a str> + Clone + 'a {
-        let from = cmd.words.start + r.start.min(cmd.len());
-        let to = cmd.words.start + r.end.min(cmd.len());
-        self.spans[from..to]
-            .iter()
-            .map(move |&(a, b)| self.arena.get(a as usize..b as usize).unwrap_or_default())
-    }
-
-    /// The words of `cmd`, by index.
-    fn view(&self, cmd: &Cmd) -> Words<'_> {
+    /// The words of `cmd` (checked by `split`).
+    fn tokens(&self, cmd: &Cmd) -> Words<'_> {
+        let mut spans = Vec::new();
+        let _ = add_words(
+            &self.arena,
+            cmd.region.0 as usize..cmd.region.1 as usize,
+            &mut spans,
+        );
         Words {
             arena: &self.arena,
-            spans: &self.spans[cmd.words.clone()],
+            spans,
         }
     }
 
-    fn all(&self, cmd: &Cmd) -> impl Iterator<Item = &str> + Clone + '_ {
-        self.words(cmd, 0..cmd.len())
+    fn owned(&self, cmd: &Cmd) -> Vec<String> {
+        let w = self.tokens(cmd);
+        w.range(0..w.len()).map(str::to_owned).collect()
     }
 
-    fn owned(&self, cmd: &Cmd) -> Vec<String> {
-        self.all(cmd).map(str::to_owned).collect()
+    fn text(&self, span: (u32, u32)) -> &str {
+        self.arena
+            .get(span.0 as usize..span.1 as usize)
+            .unwrap_or_default()
     }
 }
 
 /// The words of one command, by index.
-#[derive(Clone, Copy)]
 struct Words<'a> {
     arena: &'a str,
-    spans: &'a [(u32, u32)],
+    spans: Vec<(u32, u32)>,
 }
 
 impl<'a> Words<'a> {
@@ -104,7 +92,7 @@ impl<'a> Words<'a> {
         self.arena.get(a as usize..b as usize)
     }
 
-    fn range(&self, r: Range<usize>) -> impl Iterator<Item = &'a str> + '_ {
+    fn range(&self, r: Range<usize>) -> impl Iterator<Item = &'a str> + Clone + '_ {
         r.filter_map(|i| self.get(i))
     }
 }
@@ -131,7 +119,7 @@ pub fn split(text: Vec<u8>) -> Result<Script, SyntaxError> {
         err(line, "not valid UTF-8".into())
     })?;
     let body = arena.len();
-    let mut spans = Vec::with_capacity(body / 6);
+    let mut spans = Vec::new();
     let mut commands = Vec::with_capacity(body / 64);
     let mut joined = String::new();
     // The physical line at `pos`: its range, newline included.
@@ -181,20 +169,16 @@ pub fn split(text: Vec<u8>) -> Result<Script, SyntaxError> {
         if u32::try_from(region.end).is_err() {
             return Err(err(start, "the batch file is too large".into()));
         }
-        let from = spans.len();
-        add_words(&arena, region, &mut spans).map_err(|m| err(start, m))?;
-        if spans.len() > from {
+        spans.clear();
+        add_words(&arena, region.clone(), &mut spans).map_err(|m| err(start, m))?;
+        if !spans.is_empty() {
             commands.push(Cmd {
                 line: start,
-                words: from..spans.len(),
+                region: (region.start as u32, region.end as u32),
             });
         }
     }
-    Ok(Script {
-        arena,
-        spans,
-        commands,
-    })
+    Ok(Script { arena, commands })
 }
 
 /// A line up to its first `#`.
@@ -252,12 +236,14 @@ fn add_words(arena: &str, region: Range<usize>, spans: &mut Vec<(u32, u32)>) -> 
 /// What a command line does, decided before anything runs.
 enum Step {
     /// `map update MAP key DATA value VALUE [FLAG]`: applied with the other lines of its
-    /// run on the same map (map, key and value are ranges of the command's words).
+    /// run on the same map. MAP is one or two words of the text; key and value are ranges
+    /// of the command's words, and, when they are byte lists, their bytes in `Plan::data`.
     Update {
-        map: Range<usize>,
+        map: [(u32, u32); 2],
         flag: UpdateFlag,
-        key: Range<usize>,
-        value: Range<usize>,
+        key: Range<u16>,
+        value: Range<u16>,
+        bytes: Option<(Range<u32>, Range<u32>)>,
     },
     /// Any other command, parsed by clap; taken when it runs.
     Run(Option<Box<Cli>>),
@@ -270,7 +256,7 @@ struct Planned {
 
 /// The fast form of a `map update` line: (map, flag, key, value) as ranges of its words,
 /// or None when the words take another form (the general parser then checks them).
-fn update_shape(w: Words<'_>) -> Option<(Range<usize>, UpdateFlag, Range<usize>, Range<usize>)> {
+fn update_shape(w: &Words<'_>) -> Option<(Range<usize>, UpdateFlag, Range<usize>, Range<usize>)> {
     let n = w.len();
     if n < 7 || w.get(0)? != "map" || w.get(1)? != "update" {
         return None;
@@ -310,18 +296,35 @@ fn update_shape(w: Words<'_>) -> Option<(Range<usize>, UpdateFlag, Range<usize>,
 }
 
 /// Check every line and decide how it runs; the first bad line is an error and nothing runs.
-fn plan(script: &Script) -> Result<Vec<Planned>> {
+/// Returns the steps and the bytes of the byte-list keys and values.
+fn plan(script: &Script) -> Result<(Vec<Planned>, Vec<u8>)> {
     let mut root: Option<clap::Command> = None;
     let mut planned = Vec::with_capacity(script.commands.len());
+    let mut data = Vec::new();
     for cmd in &script.commands {
-        if let Some((map, flag, key, value)) = update_shape(script.view(cmd)) {
+        let w = script.tokens(cmd);
+        if let Some((map, flag, key, value)) = update_shape(&w) {
+            let span = |i: usize| w.spans.get(i).copied().unwrap_or((0, 0));
+            let map = [span(map.start), span(map.end - 1)];
+            let k0 = data.len();
+            let bytes = if byte_list(w.range(key.clone()), &mut data) {
+                let k1 = data.len();
+                byte_list(w.range(value.clone()), &mut data)
+                    .then(|| (k0 as u32..k1 as u32, k1 as u32..data.len() as u32))
+            } else {
+                None
+            };
+            if bytes.is_none() {
+                data.truncate(k0);
+            }
             planned.push(Planned {
                 cmd: cmd.clone(),
                 step: Step::Update {
                     map,
                     flag,
-                    key,
-                    value,
+                    key: key.start as u16..key.end as u16,
+                    value: value.start as u16..value.end as u16,
+                    bytes,
                 },
             });
             continue;
@@ -338,7 +341,7 @@ fn plan(script: &Script) -> Result<Vec<Planned>> {
             step: Step::Run(Some(Box::new(cli))),
         });
     }
-    Ok(planned)
+    Ok((planned, data))
 }
 
 /// Parse one command line with clap and its verb's grammar.
@@ -408,9 +411,10 @@ fn file(args: &BatchFileArgs, g: &Globals, out: &mut Output) -> Result<()> {
             e.message
         )
     })?;
-    let mut steps = plan(&script)?;
+    let (mut steps, data) = plan(&script)?;
     let mut runner = Runner {
         script: &script,
+        data: &data,
         g,
         keep_going: args.keep_going,
         capture: out.is_json().then(Output::capture),
@@ -437,16 +441,13 @@ fn run_steps(steps: &mut [Planned], runner: &mut Runner<'_>, out: &mut Output) -
         }
         if let Step::Update { map, flag, .. } = &steps[i].step {
             let script = runner.script;
-            let first = &steps[i].cmd;
-            let first = script.view(first);
             let same = |p: &Planned| match &p.step {
                 Step::Update {
                     map: m, flag: f, ..
                 } => {
-                    let this = script.view(&p.cmd);
                     f == flag
-                        && m.len() == map.len()
-                        && (0..m.len()).all(|j| this.get(m.start + j) == first.get(map.start + j))
+                        && script.text(m[0]) == script.text(map[0])
+                        && script.text(m[1]) == script.text(map[1])
                 }
                 Step::Run(_) => false,
             };
@@ -470,6 +471,8 @@ fn run_steps(steps: &mut [Planned], runner: &mut Runner<'_>, out: &mut Output) -
 /// Runs the planned commands and keeps the account of what ran.
 struct Runner<'g> {
     script: &'g Script,
+    /// The bytes of byte-list keys and values (`plan`).
+    data: &'g [u8],
     g: &'g Globals,
     keep_going: bool,
     /// With -j: where each command's output is caught, to be wrapped in its document.
@@ -512,17 +515,16 @@ impl Runner<'_> {
     /// A run of `map update` lines on one map with one flag: one open, batched updates.
     fn updates(&mut self, run: &[Planned], out: &mut Output) -> Result<()> {
         let Some(Planned {
-            cmd,
             step: Step::Update { map, flag, .. },
+            ..
         }) = run.first()
         else {
             return Ok(());
         };
-        let words: Vec<String> = self
-            .script
-            .words(cmd, map.clone())
-            .map(str::to_owned)
-            .collect();
+        let mut words = vec![self.script.text(map[0]).to_owned()];
+        if map[1] != map[0] {
+            words.push(self.script.text(map[1]).to_owned());
+        }
         let opened = handle::parse_all(Kind::Map, &words).and_then(|h| Updater::open(&h, *flag));
         let mut up = match opened {
             Ok(up) => up,
@@ -540,14 +542,28 @@ impl Runner<'_> {
             }
         };
         for (tag, p) in run.iter().enumerate() {
-            let Step::Update { key, value, .. } = &p.step else {
+            let Step::Update {
+                key, value, bytes, ..
+            } = &p.step
+            else {
                 continue;
             };
-            let (k, v) = (
-                self.script.words(&p.cmd, key.clone()),
-                self.script.words(&p.cmd, value.clone()),
-            );
-            if let Err(e) = up.push(tag, k, v) {
+            let data = self.data;
+            let fast = bytes.as_ref().is_some_and(|(k, v)| {
+                let range = |r: &Range<u32>| data.get(r.start as usize..r.end as usize);
+                match (range(k), range(v)) {
+                    (Some(k), Some(v)) => up.push_bytes(tag, k, v),
+                    _ => false,
+                }
+            });
+            let pushed = if fast {
+                Ok(())
+            } else {
+                let w = self.script.tokens(&p.cmd);
+                let range = |r: &Range<u16>| r.start as usize..r.end as usize;
+                up.push(tag, w.range(range(key)), w.range(range(value)))
+            };
+            if let Err(e) = pushed {
                 let flushed = up.flush(self.keep_going);
                 self.applied(run, flushed, out)?;
                 self.failed(p, e, out)?;
@@ -645,7 +661,8 @@ impl Runner<'_> {
         let doc = &mut self.doc;
         doc.clear();
         write!(doc, "{{\"line\":{},\"command\":[", p.cmd.line)?;
-        for (i, w) in self.script.all(&p.cmd).enumerate() {
+        let words = self.script.tokens(&p.cmd);
+        for (i, w) in words.range(0..words.len()).enumerate() {
             if i > 0 {
                 doc.push(b',');
             }
@@ -749,7 +766,7 @@ mod tests {
     fn update_lines_take_the_fast_form() {
         let shape = |s: &str| {
             let script = split(s.as_bytes().to_vec()).unwrap_or_else(|e| panic!("{e:?}"));
-            update_shape(script.view(&script.commands[0]))
+            update_shape(&script.tokens(&script.commands[0]))
         };
         let (map, flag, key, value) =
             shape("map update pinned /sys/fs/bpf/m key 1 0 0 0 value 2 0 0 0 exist")

@@ -83,6 +83,21 @@ impl Updater {
         Ok(())
     }
 
+    /// Queue an element whose key and value bytes were read already (`byte_list`); false,
+    /// with nothing queued, when they do not fit this map (wrong sizes, per-CPU or handle
+    /// values): `push` then reads the words and says what is wrong.
+    pub fn push_bytes(&mut self, tag: usize, key: &[u8], value: &[u8]) -> bool {
+        let plain_value = self.ctx.fd_value_kind().is_none() && !self.ctx.map.is_percpu();
+        if !plain_value || key.len() != self.ctx.key_size() || value.len() != self.ctx.value_size()
+        {
+            return false;
+        }
+        self.keys.extend_from_slice(key);
+        self.values.extend_from_slice(value);
+        self.tags.push(tag);
+        true
+    }
+
     /// Whether a batch is full and should be flushed.
     pub fn full(&self) -> bool {
         self.tags.len() >= self.chunk
@@ -140,6 +155,29 @@ impl Updater {
         self.held.clear();
         out
     }
+}
+
+/// Append the bytes of a byte list (two or more byte words, or `hex` and hex words) to
+/// `out`; false, with `out` partly written, for any other form (one typed word, ...).
+pub fn byte_list<'a>(mut words: impl Iterator<Item = &'a str>, out: &mut Vec<u8>) -> bool {
+    let Some(first) = words.next() else {
+        return false;
+    };
+    let start = out.len();
+    let hex = first == "hex";
+    if !hex {
+        match byte(first, false) {
+            Some(b) => out.push(b),
+            None => return false,
+        }
+    }
+    for w in words {
+        match byte(w, hex) {
+            Some(b) => out.push(b),
+            None => return false,
+        }
+    }
+    hex || out.len() - start >= 2
 }
 
 /// A list of two or more byte words (or `hex` and byte words) of exactly `size` bytes,

@@ -16,7 +16,7 @@ mod words;
 #[cfg(fuzzing)]
 pub use encode::fuzz_update_words;
 
-pub use batch_update::{Flushed, Updater};
+pub use batch_update::{byte_list, Flushed, Updater};
 
 use std::rc::Rc;
 
