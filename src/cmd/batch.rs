@@ -108,7 +108,7 @@ pub struct SyntaxError {
 /// line; a line ending in `\` goes on with the next one; words are separated by blanks;
 /// a word starting with `'` or `"` runs to the next same quote (no escapes); empty lines
 /// are skipped.
-pub fn split(text: Vec<u8>) -> Result<Script, SyntaxError> {
+pub fn split_script(text: Vec<u8>) -> Result<Script, SyntaxError> {
     let err = |line: usize, message: String| SyntaxError { line, message };
     // The words of a line are spans of the text itself; a command continued over several
     // lines is joined at the end of the arena and its words are spans there.
@@ -256,7 +256,10 @@ struct Planned {
 
 /// The fast form of a `map update` line: (map, flag, key, value) as ranges of its words,
 /// or None when the words take another form (the general parser then checks them).
-fn update_shape(w: &Words<'_>) -> Option<(Range<usize>, UpdateFlag, Range<usize>, Range<usize>)> {
+/// MAP, flag, key and value of a `map update` line (ranges of its words).
+type UpdateShape = (Range<usize>, UpdateFlag, Range<usize>, Range<usize>);
+
+fn update_shape(w: &Words<'_>) -> Option<UpdateShape> {
     let n = w.len();
     if n < 7 || w.get(0)? != "map" || w.get(1)? != "update" {
         return None;
@@ -310,7 +313,7 @@ fn plan(script: &Script) -> Result<(Vec<Planned>, Vec<u8>)> {
             let bytes = if byte_list(w.range(key.clone()), &mut data) {
                 let k1 = data.len();
                 byte_list(w.range(value.clone()), &mut data)
-                    .then(|| (k0 as u32..k1 as u32, k1 as u32..data.len() as u32))
+                    .then_some((k0 as u32..k1 as u32, k1 as u32..data.len() as u32))
             } else {
                 None
             };
@@ -404,7 +407,7 @@ fn file(args: &BatchFileArgs, g: &Globals, out: &mut Output) -> Result<()> {
     let m = grammar::parse("batch", "file", &args.words)?;
     let path = m.path("FILE").unwrap_or_default();
     let text = read_input(&path)?;
-    let script = split(text).map_err(|e| {
+    let script = split_script(text).map_err(|e| {
         anyhow::anyhow!(
             "line {}: {}; nothing ran (every line is checked before the first runs)",
             e.line,
@@ -728,7 +731,7 @@ mod tests {
     use super::*;
 
     fn cmds(text: &str) -> Vec<(usize, String)> {
-        let script = split(text.as_bytes().to_vec()).unwrap_or_else(|e| panic!("{e:?}"));
+        let script = split_script(text.as_bytes().to_vec()).unwrap_or_else(|e| panic!("{e:?}"));
         script
             .commands
             .iter()
@@ -749,7 +752,7 @@ mod tests {
             ]
         );
         // `#` inside quotes still starts a comment, as in bpftool.
-        let e = split(b"map show 'a#b'\n".to_vec()).unwrap_err();
+        let e = split_script(b"map show 'a#b'\n".to_vec()).unwrap_err();
         assert_eq!(e.line, 1);
         assert!(e.message.contains("unterminated"), "{}", e.message);
         // A comment ends the line before its `\`: no continuation.
@@ -757,7 +760,7 @@ mod tests {
             cmds("a # b \\\nc\n"),
             vec![(1, "a".to_string()), (2, "c".to_string())]
         );
-        let e = split(b"a\nb \\\n".to_vec()).unwrap_err();
+        let e = split_script(b"a\nb \\\n".to_vec()).unwrap_err();
         assert_eq!(e.line, 2);
         assert_eq!(cmds("''\n"), vec![(1, String::new())]);
     }
@@ -765,7 +768,7 @@ mod tests {
     #[test]
     fn update_lines_take_the_fast_form() {
         let shape = |s: &str| {
-            let script = split(s.as_bytes().to_vec()).unwrap_or_else(|e| panic!("{e:?}"));
+            let script = split_script(s.as_bytes().to_vec()).unwrap_or_else(|e| panic!("{e:?}"));
             update_shape(&script.tokens(&script.commands[0]))
         };
         let (map, flag, key, value) =
@@ -791,22 +794,23 @@ mod tests {
 
     #[test]
     fn every_line_is_checked_first() {
-        let script = split(b"map show\nmap update id 1 key 1 value 2\nmap frobnicate\n".to_vec())
-            .unwrap_or_else(|e| panic!("{e:?}"));
+        let script =
+            split_script(b"map show\nmap update id 1 key 1 value 2\nmap frobnicate\n".to_vec())
+                .unwrap_or_else(|e| panic!("{e:?}"));
         let e = plan(&script)
             .err()
             .map(|e| format!("{e:#}"))
             .unwrap_or_default();
         assert!(e.starts_with("line 3: "), "{e}");
         assert!(e.contains("nothing ran"), "{e}");
-        let script =
-            split(b"map update id 1 key 1 valu 2\n".to_vec()).unwrap_or_else(|e| panic!("{e:?}"));
+        let script = split_script(b"map update id 1 key 1 valu 2\n".to_vec())
+            .unwrap_or_else(|e| panic!("{e:?}"));
         let e = plan(&script)
             .err()
             .map(|e| format!("{e:#}"))
             .unwrap_or_default();
         assert!(e.starts_with("line 1: "), "{e}");
-        let script = split(b"batch file x\n".to_vec()).unwrap_or_else(|e| panic!("{e:?}"));
+        let script = split_script(b"batch file x\n".to_vec()).unwrap_or_else(|e| panic!("{e:?}"));
         assert!(plan(&script).is_err());
     }
 
