@@ -50,18 +50,23 @@ pub struct Cmd {
 }
 
 impl Script {
-    /// The words of `cmd` (checked by `split`).
-    fn tokens(&self, cmd: &Cmd) -> Words<'_> {
+    /// The words of `cmd`, or why they cannot be split (an unterminated quote, too many).
+    fn checked_tokens(&self, cmd: &Cmd) -> Result<Words<'_>, String> {
         let mut spans = Vec::new();
-        let _ = add_words(
-            &self.arena,
-            cmd.region.0 as usize..cmd.region.1 as usize,
-            &mut spans,
-        );
-        Words {
+        let region = cmd.region.0 as usize..cmd.region.1 as usize;
+        add_words(&self.arena, region, &mut spans)?;
+        Ok(Words {
             arena: &self.arena,
             spans,
-        }
+        })
+    }
+
+    /// The words of `cmd` (checked by `plan`).
+    fn tokens(&self, cmd: &Cmd) -> Words<'_> {
+        self.checked_tokens(cmd).unwrap_or(Words {
+            arena: &self.arena,
+            spans: Vec::new(),
+        })
     }
 
     fn owned(&self, cmd: &Cmd) -> Vec<String> {
@@ -119,7 +124,6 @@ pub fn split_script(text: Vec<u8>) -> Result<Script, SyntaxError> {
         err(line, "not valid UTF-8".into())
     })?;
     let body = arena.len();
-    let mut spans = Vec::new();
     let mut commands = Vec::with_capacity(body / 64);
     let mut joined = String::new();
     // The physical line at `pos`: its range, newline included.
@@ -169,9 +173,11 @@ pub fn split_script(text: Vec<u8>) -> Result<Script, SyntaxError> {
         if u32::try_from(region.end).is_err() {
             return Err(err(start, "the batch file is too large".into()));
         }
-        spans.clear();
-        add_words(&arena, region.clone(), &mut spans).map_err(|m| err(start, m))?;
-        if !spans.is_empty() {
+        // Words are split (and quotes checked) by `plan`; here only blank lines are skipped.
+        let blank = arena.as_bytes()[region.clone()]
+            .iter()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+        if !blank {
             commands.push(Cmd {
                 line: start,
                 region: (region.start as u32, region.end as u32),
@@ -304,8 +310,11 @@ fn plan(script: &Script) -> Result<(Vec<Planned>, Vec<u8>)> {
     let mut root: Option<clap::Command> = None;
     let mut planned = Vec::with_capacity(script.commands.len());
     let mut data = Vec::new();
+    let nothing_ran = "nothing ran (every line is checked before the first runs)";
     for cmd in &script.commands {
-        let w = script.tokens(cmd);
+        let w = script
+            .checked_tokens(cmd)
+            .map_err(|m| anyhow::anyhow!("line {}: {m}; {nothing_ran}", cmd.line))?;
         if let Some((map, flag, key, value)) = update_shape(&w) {
             let span = |i: usize| w.spans.get(i).copied().unwrap_or((0, 0));
             let map = [span(map.start), span(map.end - 1)];
@@ -333,12 +342,9 @@ fn plan(script: &Script) -> Result<(Vec<Planned>, Vec<u8>)> {
             continue;
         }
         let root = root.get_or_insert_with(|| Cli::command().version(env!("CARGO_PKG_VERSION")));
-        let cli = check_line(root, &script.owned(cmd)).map_err(|e| {
-            anyhow::anyhow!(
-                "line {}: {e:#}; nothing ran (every line is checked before the first runs)",
-                cmd.line
-            )
-        })?;
+        let words: Vec<String> = w.range(0..w.len()).map(str::to_owned).collect();
+        let cli = check_line(root, &words)
+            .map_err(|e| anyhow::anyhow!("line {}: {e:#}; {nothing_ran}", cmd.line))?;
         planned.push(Planned {
             cmd: cmd.clone(),
             step: Step::Run(Some(Box::new(cli))),
@@ -752,9 +758,13 @@ mod tests {
             ]
         );
         // `#` inside quotes still starts a comment, as in bpftool.
-        let e = split_script(b"map show 'a#b'\n".to_vec()).unwrap_err();
-        assert_eq!(e.line, 1);
-        assert!(e.message.contains("unterminated"), "{}", e.message);
+        let script = split_script(b"map show\nmap show 'a#b'\n".to_vec())
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let e = plan(&script)
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+        assert!(e.starts_with("line 2: unterminated"), "{e}");
         // A comment ends the line before its `\`: no continuation.
         assert_eq!(
             cmds("a # b \\\nc\n"),
