@@ -19,7 +19,7 @@ trap 'rm -rf "$TMP"' EXIT
 } > "$TMP/00-head.md"
 
 n=0
-for script in "$HERE"/map.sh "$HERE"/events.sh "$HERE"/prog_dump.sh "$HERE"/btf.sh "$HERE"/metrics.sh; do
+for script in "$HERE"/map.sh "$HERE"/batch.sh "$HERE"/events.sh "$HERE"/prog_dump.sh "$HERE"/btf.sh "$HERE"/metrics.sh; do
     [ -f "$script" ] || continue
     n=$((n + 1))
     bash "$script" "$RBT" "$TMP/$(printf '%02d' "$n")-$(basename "$script" .sh).md"

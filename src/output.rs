@@ -35,10 +35,39 @@ pub trait Listing {
 pub struct Output {
     format: Format,
     color: bool,
-    out: BufWriter<Stdout>,
+    out: BufWriter<Sink>,
     seq: Option<SeqState>,
     /// Groups written so far while a list of groups is open (see `groups_begin`).
     groups: Option<usize>,
+}
+
+/// Where an `Output` writes: stdout, or a buffer (`capture`, for `batch file -j`).
+enum Sink {
+    Stdout(Stdout),
+    Buffer(Vec<u8>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Stdout(s) => s.write(buf),
+            Sink::Buffer(b) => b.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::Stdout(s) => s.write_all(buf),
+            Sink::Buffer(b) => b.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Stdout(s) => s.flush(),
+            Sink::Buffer(_) => Ok(()),
+        }
+    }
 }
 
 /// A sequence being streamed (see `seq_begin`).
@@ -65,10 +94,33 @@ impl Output {
         Output {
             format,
             color: use_color(globals.color, io::stdout().is_terminal()),
-            out: BufWriter::with_capacity(1 << 16, io::stdout()),
+            out: BufWriter::with_capacity(1 << 16, Sink::Stdout(io::stdout())),
             seq: None,
             groups: None,
         }
+    }
+
+    /// An output that renders compact JSON into a buffer instead of stdout (`take_captured`
+    /// hands it over): what one command of `batch file -j` printed.
+    pub fn capture() -> Self {
+        Output {
+            format: Format::Json,
+            color: false,
+            out: BufWriter::with_capacity(1 << 12, Sink::Buffer(Vec::new())),
+            seq: None,
+            groups: None,
+        }
+    }
+
+    /// The bytes written to a capturing output since the last call (empty for stdout).
+    pub fn take_captured(&mut self) -> io::Result<Vec<u8>> {
+        self.out.flush()?;
+        self.seq = None;
+        self.groups = None;
+        Ok(match self.out.get_mut() {
+            Sink::Buffer(b) => std::mem::take(b),
+            Sink::Stdout(_) => Vec::new(),
+        })
     }
 
     pub fn is_json(&self) -> bool {

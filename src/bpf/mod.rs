@@ -8,6 +8,7 @@ pub mod caps;
 pub mod catalog;
 pub mod cgroup;
 pub mod helper_names;
+pub mod iter;
 pub mod kallsyms;
 pub mod legacy;
 pub mod link;

@@ -114,6 +114,16 @@ pub enum Object {
         #[command(subcommand)]
         verb: Option<CgroupVerb>,
     },
+    /// Pin BPF iterators (a program that walks tasks, map elements, ...) and read them.
+    Iter {
+        #[command(subcommand)]
+        verb: IterVerb,
+    },
+    /// Run a file of rbt commands, one a line (bpftool's batch syntax), in one process.
+    Batch {
+        #[command(subcommand)]
+        verb: BatchVerb,
+    },
     /// Register, show, dump and unregister struct_ops (kernel ops tables run by BPF, e.g. TCP congestion control).
     #[command(
         name = "struct_ops",
@@ -335,6 +345,25 @@ rbt's objects are listed by `rbt --help`\n"
     <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
 }
 
+/// Parse one command line of a batch file (`args[0]` is the program name) against `root`
+/// (`Cli::command()`, built once), expanding prefixes as `parse` does. Also returns clap's
+/// matches, from which the verb's words can be read back.
+pub fn parse_line(
+    root: &mut clap::Command,
+    args: Vec<OsString>,
+) -> Result<(Cli, clap::ArgMatches), clap::Error> {
+    let args = expand_prefixes_in(root, args);
+    if let Some(object) = not_yet(&args) {
+        return Err(clap::Error::raw(
+            clap::error::ErrorKind::InvalidSubcommand,
+            format!("`{object}` is not in rbt yet"),
+        ));
+    }
+    let matches = root.try_get_matches_from_mut(args)?;
+    let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)?;
+    Ok((cli, matches))
+}
+
 /// Whether -j/--json and -p/--pretty are on a command line clap refused (for reporting the
 /// error in JSON): (json, pretty).
 pub fn json_flags(args: impl Iterator<Item = String>) -> (bool, bool) {
@@ -358,7 +387,7 @@ pub fn json_flags(args: impl Iterator<Item = String>) -> (bool, bool) {
 
 /// bpftool objects rbt does not have yet: each answers with one line (exit 2) instead of
 /// clap's "unrecognized subcommand".
-pub const NOT_YET: &[&str] = &["gen", "iter", "batch"];
+pub const NOT_YET: &[&str] = &["gen"];
 
 /// The object word of `args` when it is one of `NOT_YET`.
 fn not_yet(args: &[OsString]) -> Option<&'static str> {
@@ -380,9 +409,13 @@ const FLAGS_WITH_VALUE: &[&str] = &["--color"];
 
 /// Expand the object and verb words when they are prefixes of exactly one name, or, like
 /// bpftool, of several names (the first in declaration order wins).
-pub fn expand_prefixes(mut args: Vec<OsString>) -> Vec<OsString> {
-    let root = Cli::command();
-    let mut cmd = &root;
+pub fn expand_prefixes(args: Vec<OsString>) -> Vec<OsString> {
+    expand_prefixes_in(&Cli::command(), args)
+}
+
+/// `expand_prefixes` against a command tree built once (`batch file` parses many lines).
+pub fn expand_prefixes_in(root: &clap::Command, mut args: Vec<OsString>) -> Vec<OsString> {
+    let mut cmd = root;
     let mut depth = 0;
     let mut i = 1;
     while i < args.len() && depth < 2 {
@@ -467,8 +500,10 @@ mod tests {
     #[test]
     fn objects_rbt_lacks_are_named() {
         let args = |l: &str| l.split_whitespace().map(OsString::from).collect::<Vec<_>>();
-        assert_eq!(not_yet(&args("rbt -j iter show")), Some("iter"));
+        assert_eq!(not_yet(&args("rbt -j gen show")), Some("gen"));
         assert_eq!(not_yet(&args("rbt struct_ops show")), None);
+        assert_eq!(not_yet(&args("rbt iter read /sys/fs/bpf/t")), None);
+        assert_eq!(not_yet(&args("rbt batch file x")), None);
         assert_eq!(
             not_yet(&args("rbt --color never gen skeleton x.o")),
             Some("gen")

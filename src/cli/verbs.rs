@@ -358,6 +358,56 @@ pub struct CgroupAttachArgs {
     pub pin: Option<PathBuf>,
 }
 
+// ---- iter verbs ----
+
+#[derive(Subcommand, Debug)]
+pub enum IterVerb {
+    /// Load OBJ, attach its iterator program and pin the link at PATH (`cat PATH` runs it).
+    #[command(
+        after_help = "The program is the object's first SEC(\"iter/TARGET\") one. `map MAP` gives the map a \
+bpf_map_elem\n(or bpf_sk_storage_map, sockmap) iterator walks. PATH must be new, on a bpffs. \
+Nothing is left\npinned when a step fails."
+    )]
+    Pin {
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
+    },
+    /// Run a pinned iterator: read its file and copy it to stdout (streamed).
+    #[command(after_help = "With -j: one JSON string per line of the iterator's output.")]
+    Read {
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
+    },
+}
+
+// ---- batch verbs ----
+
+#[derive(Subcommand, Debug)]
+pub enum BatchVerb {
+    /// Run the commands of FILE (`-` for stdin), one a line, in one process.
+    #[command(after_help = BATCH_HELP)]
+    File(BatchFileArgs),
+}
+
+const BATCH_HELP: &str = "\
+Lines as bpftool reads them: `#` starts a comment (anywhere), words are split at blanks,
+'...' and \"...\" quote a word (no escapes inside), a `\\` at the end of a line continues it.
+Each line is an rbt command without `rbt`: `map update /sys/fs/bpf/m key 1 0 0 0 value 2 0 0 0`.
+The whole file is read and split first: a syntax error runs nothing. Commands run in order;
+handles are resolved when their line runs, so a line may use what an earlier line pinned.
+The first failing line stops the batch (`line N: ...`, exit 1) unless --keep-going.
+-j: one JSON document per command, {\"line\":N,\"command\":[..],\"output\":..} or ..\"error\":..}.
+Runs of `map update` lines on one map are applied with BPF_MAP_UPDATE_BATCH.";
+
+#[derive(Args, Debug)]
+pub struct BatchFileArgs {
+    #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+    pub words: Vec<String>,
+    /// Run every line even when some fail; print a summary (exit 1 if any failed).
+    #[arg(long)]
+    pub keep_going: bool,
+}
+
 // ---- btf verbs ----
 
 #[derive(Subcommand, Debug)]

@@ -1,10 +1,12 @@
 // One module per object; `run` sends a parsed command line to its verb.
 
 pub mod attach;
+pub mod batch;
 pub mod btf;
 pub mod cgroup;
 pub mod docs;
 pub mod feature;
+pub mod iter;
 pub mod link;
 pub mod map;
 pub mod map_attach;
@@ -39,6 +41,8 @@ pub fn run(cli: Cli, out: &mut Output) -> Result<()> {
         Object::Cgroup { verb } => cgroup::run(verb, g, out),
         Object::StructOps { verb } => struct_ops::run(verb, g, out),
         Object::Feature { verb } => feature::run(verb, out),
+        Object::Iter { verb } => iter::run(verb, g, out),
+        Object::Batch { verb } => batch::run(verb, g, out),
         Object::Version { words } => feature::version(&words, out),
         Object::Btf { verb } => btf::run(verb, g, out),
         Object::Completions { words } => docs::completions(&words, out),

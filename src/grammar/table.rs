@@ -511,6 +511,33 @@ static TABLE: &[Syntax] = &[
     verb("cgroup", "detach", CGROUP_DETACH_SLOTS, &[
         "rbt cgroup detach /sys/fs/cgroup/unified/app connect4 pinned /sys/fs/bpf/connect4",
     ]),
+    // ---- iter ----
+    verb("iter", "", &[], &[
+        "rbt iter pin iter_task.bpf.o /sys/fs/bpf/tasks && cat /sys/fs/bpf/tasks",
+        "rbt iter read /sys/fs/bpf/tasks",
+    ]),
+    verb("iter", "pin", &[
+        Slot::pos("OBJ", &[LOCAL_FILE_OBJ]),
+        Slot::pos("PATH", &[Value::Text("PATH", Source::BpffsPath)]),
+        Slot::kw(&["map"], &[MAP]),
+    ], &[
+        "rbt iter pin iter_task.bpf.o /sys/fs/bpf/tasks",
+        "rbt iter pin iter_map.bpf.o /sys/fs/bpf/flows_iter map pinned /sys/fs/bpf/flows",
+    ]),
+    verb("iter", "read", &[Slot::pos("PATH", &[Value::Text("PATH", Source::BpffsPath)])], &[
+        "rbt iter read /sys/fs/bpf/tasks",
+        "rbt -j iter read /sys/fs/bpf/tasks | jq -r .",
+    ]),
+    // ---- batch ----
+    verb("batch", "", &[], &[
+        "rbt batch file runbook.txt",
+        "generate-updates | rbt -j batch file - --keep-going",
+    ]),
+    verb("batch", "file", &[Slot::pos("FILE", &[LOCAL_FILE])], &[
+        "rbt batch file runbook.txt",
+        "rbt -j batch file runbook.txt | jq -c 'select(.error)'",
+        "generate-updates | rbt batch file - --keep-going",
+    ]),
     // ---- struct_ops ----
     verb("struct_ops", "", &[], &[
         "rbt struct_ops register cc.bpf.o /sys/fs/bpf/cc",

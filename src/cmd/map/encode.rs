@@ -29,6 +29,11 @@ fn parse_byte(tok: &str, hex: bool) -> Result<u8> {
     }
 }
 
+#[cfg(test)]
+pub(super) fn parse_byte_for_tests(tok: &str, hex: bool) -> Option<u8> {
+    parse_byte(tok, hex).ok()
+}
+
 fn is_byte_token(t: &str) -> bool {
     parse_byte(t, false).is_ok() || t.parse::<u64>().is_ok()
 }

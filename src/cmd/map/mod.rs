@@ -1,5 +1,6 @@
 // `map` verbs: dispatch, and the open map with its key/value codecs (`MapCtx`) they share.
 
+mod batch_update;
 mod create;
 mod dump;
 mod elements;
@@ -14,6 +15,8 @@ mod words;
 
 #[cfg(fuzzing)]
 pub use encode::fuzz_update_words;
+
+pub use batch_update::{byte_list, Flushed, Updater};
 
 use std::rc::Rc;
 
