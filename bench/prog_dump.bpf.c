@@ -24,21 +24,7 @@
 /* DEPTH=M: 100,000 steps, about 500,000 instructions: the most the kernel can copy out (it
  * allocates the translated instructions in one buffer of at most 4 MiB, 524,288 instructions;
  * a 995,000-instruction program loads, but BPF_OBJ_GET_INFO_BY_FD fails with ENOMEM). */
-#define REPEAT_M X40000 X40000 X4000 X4000 X4000 X4000 X4000 X40 X40 X40 X40 X40
-#define X4000 X400 X400 X400 X400 X400 X400 X400 X400 X400 X400
-#define X40000 X4000 X4000 X4000 X4000 X4000 X4000 X4000 X4000 X4000 X4000
-#define X400000 X40000 X40000 X40000 X40000 X40000 X40000 X40000 X40000 X40000 X40000
-#define CAT(a, b) a##b
-#define REPEAT(d) CAT(REPEAT_, d)
-#define REPEAT_1 X40
-#define REPEAT_2 X400
-#define REPEAT_3 X4000
-#define REPEAT_4 X40000
-#define REPEAT_5 X400000
-/* DEPTH=M: 199,000 steps, just under the verifier's 1,000,000-instruction limit. */
-#define REPEAT_M X40000 X40000 X40000 X40000 \
-	X4000 X4000 X4000 X4000 X4000 X4000 X4000 X4000 X4000 \
-	X400 X400 X400 X400 X400 X400 X400 X40 X40 X40 X40 X40
+#define REPEAT_M X40000 X40000 X4000 X4000 X4000 X4000 X4000
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
