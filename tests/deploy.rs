@@ -337,6 +337,11 @@ fn daemonset_parses_and_mounts_bpffs() {
 
 /// `setpriv` as uid/gid 65534 (nobody) holding exactly `caps` (e.g. "CAP_SYS_ADMIN").
 fn as_nobody(caps: &[&str]) -> Command {
+    as_uid(65534, caps)
+}
+
+/// `setpriv` as uid/gid `uid` holding exactly `caps`.
+fn as_uid(uid: u32, caps: &[&str]) -> Command {
     let set: String = std::iter::once("-all".to_string())
         .chain(
             caps.iter()
@@ -345,7 +350,9 @@ fn as_nobody(caps: &[&str]) -> Command {
         .collect::<Vec<_>>()
         .join(",");
     let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+    cmd.arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={uid}"))
+        .arg("--clear-groups")
         .arg(format!("--inh-caps={set}"))
         .arg(format!("--ambient-caps={set}"))
         .arg(format!("--bounding-set={set}"))
@@ -500,4 +507,11 @@ fn granted_capabilities_are_enough_and_needed() {
         let (code, _, err) = run_as(&with_dac, &args);
         assert_eq!(code, 0, "{args:?} with {with_dac:?}: {err}");
     }
+    // The DaemonSet's container is uid 0 with CAP_SYS_ADMIN alone: the pins' owner.
+    let (code, out, err) = output(as_uid(0, &caps).args(["metrics", "print", "--map", &map_pin]));
+    assert_eq!(
+        code, 0,
+        "metrics print --map PIN as uid 0 with {caps:?}: {err}"
+    );
+    assert!(out.contains("rbt_map_value_rbt_maddrs{"), "{out}");
 }
