@@ -14,6 +14,7 @@ pub const SKIPS_FILE: &str = "rbt-test-skips";
 /// RBT_REQUIRE_KERNEL=1 (CI) an unreachable feature fails the test; otherwise the test
 /// prints `SKIPPED <binary>::<test>: <feature>: <why>` on stderr (past libtest's capture),
 /// appends that line to `<target dir>/rbt-test-skips`, and returns.
+#[allow(unused_macros)] // tests/deploy.rs uses only require_kernel_and!
 macro_rules! require_kernel {
     ($feature:expr) => {
         if !$crate::common::kernel::reachable(
@@ -32,6 +33,7 @@ macro_rules! require_kernel {
 /// `require_kernel!` and a condition of the test's own: `$why` is `Some(reason)` when what
 /// the test needs (a built artifact, a tool) is missing. Fails under RBT_REQUIRE_KERNEL=1,
 /// else skips and counts, as `require_kernel!`.
+#[allow(unused_macros)] // only some test files have such needs
 macro_rules! require_kernel_and {
     ($feature:expr, $why:expr) => {
         let test = {
