@@ -290,6 +290,16 @@ fn jited_listing_splits_functions_and_matches_objdump() {
         plain.starts_with("int rbt_dump_long_xdp_program_name(struct xdp_md * ctx):\nbpf_prog_")
     );
     assert!(plain.contains("line_num:"), "{plain}");
+    // Calls out of a function are named: the kfunc, and the subprogram by its JITed symbol.
+    let targets: Vec<&str> = funcs
+        .iter()
+        .flat_map(|f| f["insns"].as_array().into_iter().flatten())
+        .filter_map(|i| i["target"].as_str())
+        .collect();
+    assert!(targets.contains(&"bpf_iter_num_next"), "{targets:?}");
+    let sub = funcs[1]["name"].as_str().expect("subprogram name");
+    assert!(targets.contains(&sub), "{targets:?} lacks {sub}");
+    assert!(plain.contains(&format!("  // {sub}\n")), "{plain}");
 }
 
 #[test]

@@ -785,3 +785,111 @@ fn lost_samples_are_reported_as_lines_and_on_stderr() {
         "{stderr}"
     );
 }
+
+/// Run the target pinned to CPU `cpu` (taskset execs it: the pid is the target's).
+fn run_target_on(cpu: &str, n: u32) -> u32 {
+    let child = Command::new("taskset")
+        .args(["-c", cpu])
+        .arg(target_bin())
+        .args(["call", &n.to_string()])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("running taskset");
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "taskset -c {cpu} target");
+    pid
+}
+
+#[test]
+fn map_event_pipe_cpu_index_reads_only_that_cpus_buffer() {
+    require_kernel!("tracepoint attach");
+    let ncpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let l = Loaded::new("trace_events");
+    l.attach(
+        "rbt_tp_getppid",
+        &["tracepoint", "syscalls:sys_enter_getppid"],
+    );
+    let pa = l.map("rbt_trace_pa");
+    // The program writes at BPF_F_CURRENT_CPU: the buffer of CPU N at index N gets what
+    // runs on CPU N, nothing else.
+    let cpu = (ncpus - 1).to_string();
+    let args = [
+        "-j",
+        "map",
+        "event_pipe",
+        "pinned",
+        &pa,
+        "cpu",
+        &cpu,
+        "index",
+        &cpu,
+        "--duration",
+        "3s",
+    ];
+    let mut child = spawn_rbt(&args);
+    let (out, err) = drain(&mut child);
+    std::thread::sleep(Duration::from_millis(700));
+    let on = run_target_on(&cpu, 3);
+    let elsewhere = (ncpus > 1).then(|| run_target_on("0", 2));
+    let code = wait_for(&mut child, Duration::from_secs(20));
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    assert_eq!(code, 0, "rbt {args:?}: {err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+        .collect();
+    let got = records_of(&lines, on, 1);
+    assert_eq!(got.len(), 3, "records of pid {on} on cpu {cpu}: {lines:?}");
+    let want_cpu = cpu.parse::<u64>().ok();
+    assert!(got.iter().all(|(c, _)| *c == want_cpu), "{got:?}");
+    if let Some(pid) = elsewhere {
+        assert!(records_of(&lines, pid, 1).is_empty(), "cpu 0: {lines:?}");
+    }
+}
+
+#[test]
+fn map_event_pipe_cpu_index_bad_input() {
+    require_kernel!("events errors");
+    let l = Loaded::new("trace_events");
+    let pa = l.map("rbt_trace_pa");
+    let rb = l.map("rbt_trace_rb");
+    // One without the other, a CPU the machine lacks: usage errors.
+    for args in [
+        vec!["map", "event_pipe", "pinned", &pa, "cpu", "0"],
+        vec!["map", "event_pipe", "pinned", &pa, "index", "0"],
+        vec![
+            "map",
+            "event_pipe",
+            "pinned",
+            &pa,
+            "cpu",
+            "4096",
+            "index",
+            "0",
+        ],
+        vec!["map", "event_pipe", "pinned", &pa, "cpu", "x", "index", "0"],
+    ] {
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.starts_with("Error: ") && err.lines().count() <= 2,
+            "{err}"
+        );
+    }
+    // A ring buffer has no per-CPU buffers.
+    let (code, _, err) = run(&[
+        "map",
+        "event_pipe",
+        "pinned",
+        &rb,
+        "cpu",
+        "0",
+        "index",
+        "0",
+        "--count",
+        "1",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("perf_event_array"), "{err}");
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make vmtest: boot Debian's 6.1 kernel (linux-image-amd64) in qemu under TCG with an
 # initramfs holding rbt, its shared libraries, busybox and the fixtures; vm/init.sh runs
-# the kprobe/kretprobe/fentry/fexit tests there. No network. Exit 0 iff all passed.
+# the kprobe/kretprobe/fentry/fexit and `prog profile` tests there. No network. Exit 0 iff
+# all passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RBT=${RBT:-target/debug/rbt}
@@ -30,8 +31,10 @@ if [ -z "$kernel" ]; then
 fi
 
 [ -x "$RBT" ] || cargo build
-clang -O2 -g -target bpf -mcpu=v3 -Wall -I/usr/include/x86_64-linux-gnu \
-	-c tests/bpf/trace_vm.bpf.c -o "$WORK/trace_vm.bpf.o"
+for fixture in trace_vm profile_target; do
+	clang -O2 -g -target bpf -mcpu=v3 -Wall -I/usr/include/x86_64-linux-gnu \
+		-c tests/bpf/$fixture.bpf.c -o "$WORK/$fixture.bpf.o"
+done
 
 # The initramfs: busybox, rbt and the libraries ldd names, the fixture, /init.
 root="$WORK/root"
@@ -44,7 +47,7 @@ for lib in $(ldd "$RBT" | grep -o '/[^ ]*'); do
 	mkdir -p "$root$(dirname "$lib")"
 	cp -L "$lib" "$root$lib"
 done
-cp "$WORK/trace_vm.bpf.o" "$root/fixtures/"
+cp "$WORK/trace_vm.bpf.o" "$WORK/profile_target.bpf.o" "$root/fixtures/"
 cp vm/init.sh "$root/init"
 chmod +x "$root/init"
 (cd "$root" && find . | /bin/busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$WORK/initramfs.gz"

@@ -24,10 +24,12 @@ pub mod perf;
 pub mod pids;
 pub mod probe;
 pub mod probe_live;
+pub mod profile;
 pub mod prog;
 pub mod prog_image;
 pub mod stats;
 pub mod stream;
+pub mod struct_ops;
 pub mod usdt;
 
 use std::ffi::{CStr, CString};

@@ -191,6 +191,12 @@ pub fn full_name(fd: BorrowedFd<'_>, kernel_name: &str, btf_id: u32, nr_func_inf
     if kernel_name.len() < 15 || btf_id == 0 || nr_func_info == 0 {
         return kernel_name.to_owned();
     }
+    first_func_name(fd).unwrap_or_else(|| kernel_name.to_owned())
+}
+
+/// The name of the program's first FUNC in its BTF func_info (bpftool's name of a program
+/// behind a struct_ops function pointer); None without BTF or func_info.
+pub fn first_func_name(fd: BorrowedFd<'_>) -> Option<String> {
     let mut rec = [0u8; 8];
     let mut info = libbpf_sys::bpf_prog_info {
         nr_func_info: 1,
@@ -198,11 +204,12 @@ pub fn full_name(fd: BorrowedFd<'_>, kernel_name: &str, btf_id: u32, nr_func_inf
         func_info: rec.as_mut_ptr() as u64,
         ..Default::default()
     };
-    if get_info(fd, &mut info, "reading program func_info").is_err() {
-        return kernel_name.to_owned();
+    get_info(fd, &mut info, "reading program func_info").ok()?;
+    if info.btf_id == 0 || info.nr_func_info == 0 {
+        return None;
     }
     let type_id = u32_at(&rec, 4);
-    func_name(info.btf_id, type_id).unwrap_or_else(|| kernel_name.to_owned())
+    func_name(info.btf_id, type_id)
 }
 
 /// The name of FUNC `type_id` in BTF object `btf_id`, if it is a FUNC.

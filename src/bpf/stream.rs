@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -230,4 +230,162 @@ where
 /// Open a map handle for the map with `id` (the handle module resolved it).
 pub fn map_handle(id: u32) -> Result<MapHandle> {
     MapHandle::from_map_id(id).with_context(|| format!("opening map id {id}"))
+}
+
+/// What the raw perf buffer callback reaches through its context pointer.
+struct RawCtx<'a> {
+    on_record: &'a mut dyn FnMut(Record<'_>) -> Flow,
+    stopped: bool,
+}
+
+/// libbpf's per-event callback for `consume_one_cpu`: a sample's raw bytes or a lost count.
+unsafe extern "C" fn raw_event(
+    ctx: *mut std::os::raw::c_void,
+    cpu: std::os::raw::c_int,
+    event: *mut libbpf_sys::perf_event_header,
+) -> libbpf_sys::bpf_perf_event_ret {
+    // SAFETY: `ctx` is the `RawCtx` that `consume_one_cpu` passed to perf_buffer__new_raw;
+    // it outlives the perf buffer and only this callback uses it while libbpf polls.
+    let ctx = unsafe { &mut *(ctx as *mut RawCtx<'_>) };
+    if ctx.stopped || event.is_null() {
+        return libbpf_sys::LIBBPF_PERF_EVENT_DONE;
+    }
+    // SAFETY: libbpf hands over one whole record, contiguous (it copies a record that
+    // wraps around the ring), `header.size` bytes long, starting with its header.
+    let bytes = unsafe {
+        let size = (*event).size as usize;
+        std::slice::from_raw_parts(event as *const u8, size)
+    };
+    let head = std::mem::size_of::<libbpf_sys::perf_event_header>();
+    let u32_at = |off: usize| {
+        bytes
+            .get(off..off + 4)
+            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let u64_at = |off: usize| {
+        bytes.get(off..off + 8).map(|b| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(b);
+            u64::from_ne_bytes(w)
+        })
+    };
+    let kind = u32_at(0).unwrap_or(0);
+    let record = if kind == libbpf_sys::PERF_RECORD_SAMPLE {
+        // PERF_SAMPLE_RAW: u32 size, then the bytes bpf_perf_event_output wrote.
+        let Some(len) = u32_at(head) else {
+            return libbpf_sys::LIBBPF_PERF_EVENT_CONT;
+        };
+        let Some(data) = bytes.get(head + 4..head + 4 + len as usize) else {
+            return libbpf_sys::LIBBPF_PERF_EVENT_CONT;
+        };
+        Record::Sample {
+            cpu: Some(cpu as u32),
+            data,
+        }
+    } else if kind == libbpf_sys::PERF_RECORD_LOST {
+        // u64 id, u64 lost.
+        Record::Lost {
+            cpu: cpu as u32,
+            count: u64_at(head + 8).unwrap_or(0),
+        }
+    } else {
+        return libbpf_sys::LIBBPF_PERF_EVENT_CONT;
+    };
+    if (ctx.on_record)(record) == Flow::Stop {
+        ctx.stopped = true;
+        return libbpf_sys::LIBBPF_PERF_EVENT_DONE;
+    }
+    libbpf_sys::LIBBPF_PERF_EVENT_CONT
+}
+
+/// Read one CPU's perf buffer of a perf event array, the one at `index` (bpftool's
+/// `event_pipe MAP cpu N index M`): a buffer opened on CPU `cpu` and stored at key `index`.
+pub fn consume_one_cpu<F, K>(
+    map: &MapHandle,
+    pages: usize,
+    cpu: u32,
+    index: u32,
+    mut on_record: F,
+    mut keep_going: K,
+) -> Result<()>
+where
+    F: FnMut(Record<'_>) -> Flow,
+    K: FnMut() -> bool,
+{
+    if map.map_type() != MapType::PerfEventArray {
+        anyhow::bail!(
+            "`cpu` and `index` apply to perf_event_array maps; this map is a {:?} map",
+            map.map_type()
+        );
+    }
+    let mut attr = libbpf_sys::perf_event_attr {
+        type_: libbpf_sys::PERF_TYPE_SOFTWARE,
+        size: std::mem::size_of::<libbpf_sys::perf_event_attr>() as u32,
+        config: libbpf_sys::PERF_COUNT_SW_BPF_OUTPUT as u64,
+        sample_type: libbpf_sys::PERF_SAMPLE_RAW as u64,
+        ..Default::default()
+    };
+    attr.__bindgen_anon_1.sample_period = 1;
+    attr.__bindgen_anon_2.wakeup_events = 1;
+    let mut cpus = [cpu as std::os::raw::c_int];
+    let mut keys = [index as std::os::raw::c_int];
+    let opts = libbpf_sys::perf_buffer_raw_opts {
+        sz: std::mem::size_of::<libbpf_sys::perf_buffer_raw_opts>() as _,
+        cpu_cnt: 1,
+        cpus: cpus.as_mut_ptr(),
+        map_keys: keys.as_mut_ptr(),
+        ..Default::default()
+    };
+    let ctx = Box::into_raw(Box::new(RawCtx {
+        on_record: &mut on_record,
+        stopped: false,
+    }));
+    // SAFETY: `attr`, `opts` and the arrays it points at live until the call returns
+    // (libbpf copies them); `ctx` stays allocated until after perf_buffer__free below,
+    // and is reached only through this pointer (by `raw_event` and by this function).
+    let pb = unsafe {
+        libbpf_sys::perf_buffer__new_raw(
+            map.as_fd().as_raw_fd(),
+            pages as _,
+            &mut attr,
+            Some(raw_event),
+            ctx.cast(),
+            &opts,
+        )
+    };
+    let mut result = Ok(());
+    if pb.is_null() {
+        let err = io::Error::last_os_error();
+        result = Err(super::kernel_error(
+            err,
+            format!(
+                "opening the perf buffer of cpu {cpu} at index {index} ({pages} pages; --pages must be a power of two)"
+            ),
+        ));
+    }
+    while !pb.is_null() {
+        // SAFETY: `ctx` is valid (freed below); the callback runs only inside
+        // perf_buffer__poll, so nothing else touches it now.
+        let stopped = unsafe { (*ctx).stopped };
+        if stopped || !keep_going() {
+            break;
+        }
+        // SAFETY: `pb` is the live perf buffer made above, freed only after this loop.
+        let ret = unsafe { libbpf_sys::perf_buffer__poll(pb, 100) };
+        if ret < 0 && ret != -libc::EINTR {
+            result = Err(super::kernel_error(
+                super::errno(ret),
+                "reading the perf buffer",
+            ));
+            break;
+        }
+    }
+    if !pb.is_null() {
+        // SAFETY: `pb` came from perf_buffer__new_raw and is freed exactly once; it
+        // deletes the map element it set and closes its perf event.
+        unsafe { libbpf_sys::perf_buffer__free(pb) };
+    }
+    // SAFETY: `ctx` came from Box::into_raw above; no perf buffer refers to it any more.
+    drop(unsafe { Box::from_raw(ctx) });
+    result
 }

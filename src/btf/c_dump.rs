@@ -8,11 +8,14 @@
 // pointer), and every walk here is also depth-limited.
 
 use std::collections::HashMap;
+
+/// How often each name has been used (foldhash: the default SipHash was 5% of a vmlinux dump).
+type NameCounts = HashMap<Name, usize, foldhash::fast::RandomState>;
 use std::fmt::Write as _;
 
 use anyhow::{bail, Context, Result};
 
-use super::{Btf, Composite, Enum, Type, MAX_DEPTH};
+use super::{Btf, Composite, Enum, Name, Type, MAX_DEPTH};
 
 const HEAD: &str = "#ifndef __VMLINUX_H__
 #define __VMLINUX_H__
@@ -77,21 +80,55 @@ struct CDump<'a> {
     fwd_done: Vec<bool>,
     referenced: Vec<bool>,
     align: Vec<u32>,
-    names: Vec<Option<String>>,
-    tag_names: HashMap<String, usize>,
-    ident_names: HashMap<String, usize>,
+    names: Vec<Option<Name>>,
+    tag_names: NameCounts,
+    ident_names: NameCounts,
 }
 
-fn tabs(lvl: usize) -> String {
-    "\t".repeat(lvl)
+/// `lvl` tabs (borrowed from a constant for any real nesting depth).
+fn tabs(lvl: usize) -> std::borrow::Cow<'static, str> {
+    const TABS: &str = "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t";
+    match TABS.get(..lvl) {
+        Some(t) => t.into(),
+        None => "\t".repeat(lvl).into(),
+    }
+}
+
+/// Count one more use of `name` in `seen`; its C spelling (`name___2` from the second use).
+fn counted(seen: &mut NameCounts, name: &str) -> Name {
+    let count = match seen.get_mut(name) {
+        Some(c) => {
+            *c += 1;
+            *c
+        }
+        None => {
+            seen.insert(Name::new(name), 1);
+            1
+        }
+    };
+    if count > 1 {
+        compact_str::format_compact!("{name}___{count}")
+    } else {
+        Name::new(name)
+    }
 }
 
 fn join(base: &str, inner: &str) -> String {
-    if inner.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base} {inner}")
+    let mut s = String::with_capacity(base.len() + inner.len() + 1);
+    s.push_str(base);
+    if !inner.is_empty() {
+        s.push(' ');
+        s.push_str(inner);
     }
+    s
+}
+
+/// `prefix` followed by `inner`, in one allocation.
+fn prepend(prefix: &str, inner: &str) -> String {
+    let mut s = String::with_capacity(prefix.len() + inner.len());
+    s.push_str(prefix);
+    s.push_str(inner);
+    s
 }
 
 /// A declarator that an array or a function applies to: `*p` must become `(*p)`.
@@ -132,8 +169,8 @@ impl<'a> CDump<'a> {
             referenced,
             align: vec![0; n],
             names: vec![None; n],
-            tag_names: HashMap::new(),
-            ident_names: HashMap::new(),
+            tag_names: NameCounts::default(),
+            ident_names: NameCounts::default(),
         }
     }
 
@@ -342,35 +379,29 @@ impl<'a> CDump<'a> {
             return Ok(());
         }
         let name = self.ident_ref(id)?;
-        let decl = self.decl(target, name, 0, depth + 1)?;
+        let decl = self.decl(target, name.into(), 0, depth + 1)?;
         let _ = write!(self.out, "typedef {decl};\n\n");
         Ok(())
     }
 
     // ---- names ----
 
-    fn resolve_name(&mut self, id: u32, ident: bool) -> Result<String> {
+    fn resolve_name(&mut self, id: u32, ident: bool) -> Result<Name> {
         if let Some(n) = &self.names[id as usize] {
             return Ok(n.clone());
         }
-        let base = self.btf.name_of(id).to_owned();
+        let base = self.btf.name_of(id);
         let map = if ident {
             &mut self.ident_names
         } else {
             &mut self.tag_names
         };
-        let count = map.entry(base.clone()).or_insert(0);
-        *count += 1;
-        let name = if *count > 1 {
-            format!("{base}___{count}")
-        } else {
-            base
-        };
+        let name = counted(map, base);
         self.names[id as usize] = Some(name.clone());
         Ok(name)
     }
 
-    fn ident_ref(&mut self, id: u32) -> Result<String> {
+    fn ident_ref(&mut self, id: u32) -> Result<Name> {
         self.resolve_name(id, true)
     }
 
@@ -384,14 +415,8 @@ impl<'a> CDump<'a> {
         Ok(format!("{kw} {}", self.resolve_name(id, false)?))
     }
 
-    fn enumerator(&mut self, name: &str) -> String {
-        let count = self.ident_names.entry(name.to_owned()).or_insert(0);
-        *count += 1;
-        if *count > 1 {
-            format!("{name}___{count}")
-        } else {
-            name.to_owned()
-        }
+    fn enumerator(&mut self, name: &str) -> Name {
+        counted(&mut self.ident_names, name)
     }
 
     // ---- declarations ----
@@ -417,9 +442,9 @@ impl<'a> CDump<'a> {
                     .iter()
                     .any(|q| inner.starts_with(q) || inner == q.trim_end())
                 {
-                    format!("* {inner}")
+                    prepend("* ", &inner)
                 } else {
-                    format!("*{inner}")
+                    prepend("*", &inner)
                 };
                 self.decl(*target, star, lvl, d)?
             }
@@ -434,10 +459,13 @@ impl<'a> CDump<'a> {
                 } else {
                     let decl = self.decl(*target, inner, lvl, d)?;
                     // A qualified array of qualified elements says it once.
-                    if decl.starts_with(&format!("{q} ")) {
+                    if decl
+                        .strip_prefix(q)
+                        .is_some_and(|rest| rest.starts_with(' '))
+                    {
                         decl
                     } else {
-                        format!("{q} {decl}")
+                        join(q, &decl)
                     }
                 }
             }
@@ -451,7 +479,7 @@ impl<'a> CDump<'a> {
                     if p.ty == 0 && k + 1 == params.len() {
                         ps.push("...".to_owned());
                     } else {
-                        ps.push(self.decl(p.ty, p.name.clone(), lvl, d)?);
+                        ps.push(self.decl(p.ty, p.name.to_string(), lvl, d)?);
                     }
                 }
                 let ps = if ps.is_empty() {
@@ -503,7 +531,9 @@ impl<'a> CDump<'a> {
         if e.values.is_empty() {
             return Ok(head);
         }
-        let mut s = format!("{head} {{");
+        let mut s = String::with_capacity(head.len() + 2 + 32 * e.values.len());
+        s.push_str(&head);
+        s.push_str(" {");
         for (name, v) in &e.values {
             let name = self.enumerator(name);
             let _ = write!(s, "\n{}{name} = {},", tabs(lvl + 1), enum_value(e, *v));
@@ -527,7 +557,9 @@ impl<'a> CDump<'a> {
         };
         let packed = is_struct && self.is_packed(c)?;
         let align = self.align_of(id, 0)?;
-        let mut s = format!("{head} {{");
+        let mut s = String::with_capacity(head.len() + 2 + 40 * c.members.len());
+        s.push_str(&head);
+        s.push_str(" {");
         let mut off: u32 = 0;
         let mut prev_bitfield = false;
         for m in &c.members {
@@ -536,7 +568,7 @@ impl<'a> CDump<'a> {
             if is_struct {
                 bit_padding(&mut s, off, m.bit_offset, m_align, in_bitfield, lvl + 1)?;
             }
-            let decl = self.decl(m.ty, m.name.clone(), lvl + 1, 0)?;
+            let decl = self.decl(m.ty, m.name.to_string(), lvl + 1, 0)?;
             let _ = write!(s, "\n{}{decl}", tabs(lvl + 1));
             if m.bitfield != 0 {
                 let _ = write!(s, ": {}", m.bitfield);

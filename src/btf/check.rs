@@ -9,6 +9,11 @@ use super::{Btf, Type};
 /// The ids a type refers to (into `out`).
 pub(super) fn refs(t: &Type, out: &mut Vec<u32>) {
     out.clear();
+    append_refs(t, out);
+}
+
+/// Append the ids a type refers to to `out`.
+fn append_refs(t: &Type, out: &mut Vec<u32>) {
     match t {
         Type::Ptr { target }
         | Type::Typedef { target, .. }
@@ -61,49 +66,51 @@ pub(super) fn validate(btf: &Btf) -> Result<()> {
 }
 
 /// Look for a cycle in the reference graph where the out-edges of types `cut` selects are
-/// removed; iterative depth-first search, so a long chain cannot overflow the stack.
+/// removed; iterative depth-first search, so a long chain cannot overflow the stack. The
+/// children of every open type sit in one flat `edges` stack (no allocation per type).
 fn find_cycle(btf: &Btf, cut: impl Fn(&Type) -> bool, what: &str) -> Result<()> {
     const NEW: u8 = 0;
     const OPEN: u8 = 1;
     const DONE: u8 = 2;
     let n = btf.types.len();
     let mut state = vec![NEW; n];
-    let mut edges: Vec<Vec<u32>> = Vec::new();
-    let mut stack: Vec<(u32, usize)> = Vec::new();
-    let children = |id: u32| -> Vec<u32> {
+    let mut edges: Vec<u32> = Vec::new();
+    // (type id, start of its children in `edges`, index of its next child). The top frame's
+    // children always end `edges`: the frames above it truncated theirs when they closed.
+    let mut stack: Vec<(u32, usize, usize)> = Vec::new();
+    let open = |id: u32, edges: &mut Vec<u32>| -> (u32, usize, usize) {
+        let start = edges.len();
         let t = &btf.types[id as usize];
-        if cut(t) {
-            return Vec::new();
+        if !cut(t) {
+            append_refs(t, edges);
         }
-        let mut v = Vec::new();
-        refs(t, &mut v);
-        v.retain(|&r| r != 0);
-        v
+        (id, start, start)
     };
     for root in btf.start_id as usize..n {
         if state[root] != NEW {
             continue;
         }
         state[root] = OPEN;
-        stack.push((root as u32, 0));
-        edges.push(children(root as u32));
-        while let Some((id, next)) = stack.last_mut() {
-            let kids = edges.last().map(Vec::as_slice).unwrap_or(&[]);
-            if let Some(&child) = kids.get(*next) {
+        stack.push(open(root as u32, &mut edges));
+        while let Some((id, start, next)) = stack.last_mut() {
+            if let Some(&child) = edges.get(*next) {
                 *next += 1;
+                if child == 0 {
+                    continue;
+                }
                 match state[child as usize] {
                     NEW => {
                         state[child as usize] = OPEN;
-                        stack.push((child, 0));
-                        edges.push(children(child));
+                        let frame = open(child, &mut edges);
+                        stack.push(frame);
                     }
                     OPEN => bail!("BTF type {child} {what} (through type {id})"),
                     _ => {}
                 }
             } else {
                 state[*id as usize] = DONE;
+                edges.truncate(*start);
                 stack.pop();
-                edges.pop();
             }
         }
     }

@@ -22,6 +22,13 @@ impl Btf {
         Some(out)
     }
 
+    /// bpftool's spelling of a FUNC_PROTO (a function pointer's type): `u32 (struct sock *)`.
+    pub fn proto_signature(&self, proto_id: u32) -> Option<String> {
+        let mut out = String::new();
+        self.spell_func(proto_id, None, &mut out, 0)?;
+        Some(out)
+    }
+
     fn spell(&self, id: u32, out: &mut String, depth: usize) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;

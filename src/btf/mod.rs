@@ -17,6 +17,7 @@
 // Until every caller is merged, parts of the API have no user in some branches.
 #![allow(dead_code)]
 
+pub mod bpftool_json;
 pub mod c_dump;
 mod check;
 pub mod codec;
@@ -37,6 +38,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 const BTF_MAGIC: u16 = 0xeb9f;
+
+/// A BTF name: most are short, so they live inline (no allocation per name).
+pub type Name = compact_str::CompactString;
 
 /// How deep any walk over a type chain goes before it calls the BTF corrupt.
 pub const MAX_DEPTH: usize = 256;
@@ -59,12 +63,12 @@ pub enum Type {
     Union(Composite),
     Enum(Enum),
     Fwd {
-        name: String,
+        name: Name,
         /// `union foo;` rather than `struct foo;`.
         union: bool,
     },
     Typedef {
-        name: String,
+        name: Name,
         target: u32,
     },
     Volatile {
@@ -77,7 +81,7 @@ pub enum Type {
         target: u32,
     },
     Func {
-        name: String,
+        name: Name,
         proto: u32,
         /// 0 static, 1 global, 2 extern.
         linkage: u32,
@@ -87,28 +91,28 @@ pub enum Type {
         params: Vec<Param>,
     },
     Var {
-        name: String,
+        name: Name,
         target: u32,
         /// 0 static, 1 global-alloc, 2 extern.
         linkage: u32,
     },
     Datasec {
-        name: String,
+        name: Name,
         size: u32,
         vars: Vec<DatasecVar>,
     },
     Float {
-        name: String,
+        name: Name,
         size: u32,
     },
     DeclTag {
-        name: String,
+        name: Name,
         target: u32,
         /// -1 for the type itself, else the member or parameter index.
         component_idx: i32,
     },
     TypeTag {
-        name: String,
+        name: Name,
         target: u32,
     },
 }
@@ -116,13 +120,13 @@ pub enum Type {
 /// One parameter of a FUNC_PROTO; type 0 with no name is the `...` of a variadic function.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Param {
-    pub name: String,
+    pub name: Name,
     pub ty: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Int {
-    pub name: String,
+    pub name: Name,
     /// Byte size of the storage.
     pub size: u32,
     pub signed: bool,
@@ -135,7 +139,7 @@ pub struct Int {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Member {
-    pub name: String,
+    pub name: Name,
     pub ty: u32,
     /// Offset from the start of the struct, in bits.
     pub bit_offset: u32,
@@ -145,27 +149,27 @@ pub struct Member {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Composite {
-    pub name: String,
+    pub name: Name,
     pub size: u32,
     pub members: Vec<Member>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enum {
-    pub name: String,
+    pub name: Name,
     pub size: u32,
     pub signed: bool,
     /// BTF_KIND_ENUM64 (64-bit values) rather than BTF_KIND_ENUM.
     pub is64: bool,
     /// Enumerators; values are stored as the 64-bit pattern (sign-extended for signed).
-    pub values: Vec<(String, i64)>,
+    pub values: Vec<(Name, i64)>,
 }
 
 /// One variable of a DATASEC: its VAR type id, offset and size inside the section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DatasecVar {
     pub var: u32,
-    pub name: String,
+    pub name: Name,
     /// The variable's own type (the VAR's target).
     pub ty: u32,
     pub offset: u32,
@@ -357,7 +361,7 @@ impl Btf {
         let name = |target: &u32| self.type_name_at(*target, depth + 1);
         match t {
             Type::Void => "void".into(),
-            Type::Int(i) => i.name.clone(),
+            Type::Int(i) => i.name.to_string(),
             Type::Ptr { target } => format!("{} *", name(target)),
             Type::Array { elem, len, .. } => format!("{}[{len}]", name(elem)),
             Type::Struct(c) => format!("struct {}", c.name),
@@ -367,7 +371,7 @@ impl Btf {
                 let tag = if *union { "union" } else { "struct" };
                 format!("{tag} {name} (forward)")
             }
-            Type::Typedef { name, .. } => name.clone(),
+            Type::Typedef { name, .. } => name.to_string(),
             Type::Volatile { target } => format!("volatile {}", name(target)),
             Type::Const { target } => format!("const {}", name(target)),
             Type::Restrict { target }
@@ -377,7 +381,7 @@ impl Btf {
             Type::FuncProto { .. } => "func proto".into(),
             Type::Var { name, .. } => format!("var {name}"),
             Type::Datasec { name, .. } => format!("section {name}"),
-            Type::Float { name, .. } => name.clone(),
+            Type::Float { name, .. } => name.to_string(),
         }
     }
 }

@@ -285,7 +285,7 @@ fn write(btf: &Btf, id: u32, v: &Value, out: &mut [u8], path: &str) -> Result<()
             for (k, val) in obj {
                 let var = vars
                     .iter()
-                    .find(|x| &x.name == k)
+                    .find(|x| x.name == k)
                     .with_context(|| format!("{}{name} has no variable `{k}`", at(path)))?;
                 let start = var.offset as usize;
                 let part = out

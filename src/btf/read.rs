@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 
-use super::{check, Btf, Composite, DatasecVar, Enum, Int, Member, Param, Type, BTF_MAGIC};
+use super::{check, Btf, Composite, DatasecVar, Enum, Int, Member, Name, Param, Type, BTF_MAGIC};
 
 /// The most types rbt reads from one blob (vmlinux has about 150,000).
 const MAX_TYPES: usize = 4_000_000;
@@ -16,12 +16,18 @@ fn rd32(b: &[u8], at: usize) -> Result<u32> {
     Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 
-fn name_at(strings: &[u8], off: u32) -> String {
+fn name_at(strings: &[u8], off: u32) -> Name {
     let Some(rest) = strings.get(off as usize..) else {
-        return String::new();
+        return Name::default();
     };
-    let end = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
-    String::from_utf8_lossy(&rest[..end]).into_owned()
+    let bytes = match std::ffi::CStr::from_bytes_until_nul(rest) {
+        Ok(c) => c.to_bytes(),
+        Err(_) => rest,
+    };
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Name::new(s),
+        Err(_) => Name::from_utf8_lossy(bytes),
+    }
 }
 
 /// The type and string sections of a blob, bounds-checked against the header.
@@ -96,7 +102,7 @@ impl Btf {
     /// come later in the blob).
     fn link_datasecs(mut self) -> Btf {
         let start = self.start_id as usize;
-        let vars: Vec<(usize, Vec<(String, u32)>)> = self
+        let vars: Vec<(usize, Vec<(Name, u32)>)> = self
             .types
             .iter()
             .enumerate()
@@ -107,7 +113,7 @@ impl Btf {
                     vars.iter()
                         .map(|v| match self.types.get(v.var as usize) {
                             Some(Type::Var { name, target, .. }) => (name.clone(), *target),
-                            _ => (String::new(), 0),
+                            _ => (Name::default(), 0),
                         })
                         .collect(),
                 )),
@@ -294,7 +300,7 @@ fn parse_type(b: &[u8], at: usize, strings: &[u8]) -> Result<(Type, usize)> {
                 let m = x + i * 12;
                 vars.push(DatasecVar {
                     var: rd32(b, m)?,
-                    name: String::new(),
+                    name: Name::default(),
                     ty: 0,
                     offset: rd32(b, m + 4)?,
                     size: rd32(b, m + 8)?,

@@ -198,7 +198,11 @@ mod tests {
             .unwrap();
         let btf = Btf::from_raw(&w.finish()).unwrap();
         assert_eq!(btf.name_of(int), "int");
-        let names: Vec<String> = btf.datasec_vars(ds).into_iter().map(|v| v.name).collect();
+        let names: Vec<String> = btf
+            .datasec_vars(ds)
+            .into_iter()
+            .map(|v| v.name.to_string())
+            .collect();
         assert_eq!(names, ["a", "b"]);
         assert!(w.datasec(".maps", 0, &[], Some(999)).is_err());
     }

@@ -264,6 +264,8 @@ MAP is a BPF_MAP_TYPE_RINGBUF or PERF_EVENT_ARRAY.
 Records print as hex; --type TYPE decodes them with BTF. With --json each line is
 {\"timestamp\",\"cpu\" (perf arrays),\"size\",\"data\"} and lost samples are
 {\"lost\":{\"cpu\",\"count\"}} lines; a summary goes to stderr at the end.
+cpu N index M (perf event arrays, both or neither, as bpftool): read only the buffer opened
+on CPU N and stored at index M of the map (a program must output to that index).
 Exit: 0 when it ends on --count, --duration, Ctrl-C, SIGTERM or a closed stdout.";
 
 #[derive(Args, Debug)]
@@ -522,3 +524,46 @@ pub struct MetricsServeArgs {
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub workers: usize,
 }
+
+// ---- struct_ops verbs ----
+
+#[derive(Subcommand, Debug)]
+pub enum StructOpsVerb {
+    /// Show every registered struct_ops map, or the ones MAP names (id, name or pin).
+    #[command(
+        visible_alias = "list",
+        after_help = "Fields as bpftool's: id, name, kernel_struct_ops (the kernel struct it implements)."
+    )]
+    Show {
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
+    },
+    /// Print struct_ops maps typed by kernel BTF, function pointers as program names and ids.
+    #[command(
+        after_help = "JSON as bpftool's: per map {\"bpf_map_info\":{..}} then {\"bpf_struct_ops_<name>\":{..}}, a \
+function pointer as \"<C signature> <prog name>/prog_id:<id>\" (\"... 0\" when unset). Without -j the \
+same JSON, pretty."
+    )]
+    Dump {
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
+    },
+    /// Load OBJ and register each of its .struct_ops and .struct_ops.link maps.
+    #[command(after_help = STRUCT_OPS_REGISTER_HELP)]
+    Register {
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
+    },
+    /// Unregister a struct_ops map (its value, or the links that hold it, and their pins).
+    Unregister {
+        #[arg(value_name = "WORDS", allow_negative_numbers = true, hide = true)]
+        words: Vec<String>,
+    },
+}
+
+const STRUCT_OPS_REGISTER_HELP: &str = "\
+A .struct_ops map stays registered after rbt exits (until `struct_ops unregister`).
+A .struct_ops.link map is registered through a BPF link that rbt pins at LINK_DIR/<map name>
+(LINK_DIR defaults to /sys/fs/bpf/rbt/struct_ops; it must be on a bpffs), so it survives rbt.
+A failure registers nothing: what was registered or pinned before it is undone.
+JSON: [{\"id\",\"name\",\"kernel_struct_ops\",\"link_id\",\"pinned\"}] per map.";

@@ -275,9 +275,19 @@ fn now_ns() -> u64 {
 }
 
 pub fn events(args: &EventsArgs, _g: &Globals, out: &mut Output) -> Result<()> {
-    let handle = grammar::parse("perf", "events", &args.words)?
+    let words = grammar::parse("perf", "events", &args.words)?;
+    let handle = words
         .handle("MAP")?
         .ok_or_else(|| crate::error::usage("expected MAP"))?;
+    let one_cpu = match (words.number::<u32>("cpu")?, words.number::<u32>("index")?) {
+        (Some(cpu), Some(index)) => Some((cpu, index)),
+        (None, None) => None,
+        _ => {
+            return Err(crate::error::usage(
+                "`cpu N` and `index M` go together: the perf buffer opened on CPU N, stored at index M of the map",
+            ))
+        }
+    };
     let resolved = handle::resolve_one(Kind::Map, &handle)?;
     let map = stream::map_handle(resolved.id)?;
     if !stream::is_event_map(&map) {
@@ -295,99 +305,107 @@ pub fn events(args: &EventsArgs, _g: &Globals, out: &mut Output) -> Result<()> {
     let mut received = 0u64;
     let json = out.is_json();
     let shared = std::cell::RefCell::new((&mut limits, out, None::<anyhow::Error>));
-    stream::consume(
-        &map,
-        args.pages,
-        |record| {
-            let mut guard = shared.borrow_mut();
-            let (limits, out, failure) = &mut *guard;
-            let result = match record {
-                stream::Record::Sample { cpu, data } => {
-                    received += 1;
-                    let timestamp = now_ns();
-                    match &typed {
-                        Some(f) => match f(data) {
-                            Ok(value) => {
-                                let text = if json {
-                                    String::new()
-                                } else {
-                                    format!("{timestamp} {value}")
-                                };
-                                let line = EventLine {
-                                    timestamp,
-                                    cpu,
-                                    size: data.len(),
-                                    data: &value,
-                                };
-                                out.stream_line_deferred(&line, &text)
-                                    .map_err(anyhow::Error::from)
-                            }
-                            // A record the type does not fit is reported, and the stream
-                            // goes on.
-                            Err(e) => {
-                                let mut line = json!({
-                                    "timestamp": timestamp,
-                                    "size": data.len(),
-                                    "error": format!("{e:#}"),
-                                });
-                                if let Some(c) = cpu {
-                                    line["cpu"] = json!(c);
-                                }
-                                out.stream_line_deferred(
-                                    &line,
-                                    &format!("{timestamp}: error: {e:#}"),
-                                )
-                                .map_err(anyhow::Error::from)
-                            }
-                        },
-                        None => {
-                            let text = match (json, cpu) {
-                                (true, _) => String::new(),
-                                (false, Some(c)) => {
-                                    format!("{timestamp} cpu {c}: {}", hex::spaced(data))
-                                }
-                                (false, None) => format!("{timestamp}: {}", hex::spaced(data)),
+    if let Some((cpu, _)) = one_cpu {
+        let ncpus = libbpf_rs::num_possible_cpus().unwrap_or(0) as u32;
+        if ncpus > 0 && cpu >= ncpus {
+            return Err(crate::error::usage(format!(
+                "cpu {cpu}: this machine has CPUs 0 to {}",
+                ncpus - 1
+            )));
+        }
+    }
+    let on_record = |record: stream::Record<'_>| {
+        let mut guard = shared.borrow_mut();
+        let (limits, out, failure) = &mut *guard;
+        let result = match record {
+            stream::Record::Sample { cpu, data } => {
+                received += 1;
+                let timestamp = now_ns();
+                match &typed {
+                    Some(f) => match f(data) {
+                        Ok(value) => {
+                            let text = if json {
+                                String::new()
+                            } else {
+                                format!("{timestamp} {value}")
                             };
                             let line = EventLine {
                                 timestamp,
                                 cpu,
                                 size: data.len(),
-                                data: &hex::HexStr(data),
+                                data: &value,
                             };
                             out.stream_line_deferred(&line, &text)
                                 .map_err(anyhow::Error::from)
                         }
+                        // A record the type does not fit is reported, and the stream
+                        // goes on.
+                        Err(e) => {
+                            let mut line = json!({
+                                "timestamp": timestamp,
+                                "size": data.len(),
+                                "error": format!("{e:#}"),
+                            });
+                            if let Some(c) = cpu {
+                                line["cpu"] = json!(c);
+                            }
+                            out.stream_line_deferred(&line, &format!("{timestamp}: error: {e:#}"))
+                                .map_err(anyhow::Error::from)
+                        }
+                    },
+                    None => {
+                        let text = match (json, cpu) {
+                            (true, _) => String::new(),
+                            (false, Some(c)) => {
+                                format!("{timestamp} cpu {c}: {}", hex::spaced(data))
+                            }
+                            (false, None) => format!("{timestamp}: {}", hex::spaced(data)),
+                        };
+                        let line = EventLine {
+                            timestamp,
+                            cpu,
+                            size: data.len(),
+                            data: &hex::HexStr(data),
+                        };
+                        out.stream_line_deferred(&line, &text)
+                            .map_err(anyhow::Error::from)
                     }
                 }
-                stream::Record::Lost { cpu, count } => {
-                    lost_total += count;
-                    out.stream_line_deferred(
-                        &json!({ "lost": { "cpu": cpu, "count": count } }),
-                        &format!("lost {count} samples on cpu {cpu}"),
-                    )
-                    .map_err(anyhow::Error::from)
-                }
-            };
-            match result {
-                Ok(()) if limits.counted() => stream::Flow::Stop,
-                Ok(()) => stream::Flow::Continue,
-                Err(e) => {
-                    *failure = Some(e);
-                    stream::Flow::Stop
-                }
             }
-        },
-        || {
-            let mut guard = shared.borrow_mut();
-            let (limits, out, failure) = &mut *guard;
-            // One flush per burst read: every line is out before rbt waits again.
-            if let Err(e) = out.flush() {
-                failure.get_or_insert(e.into());
-                return false;
+            stream::Record::Lost { cpu, count } => {
+                lost_total += count;
+                out.stream_line_deferred(
+                    &json!({ "lost": { "cpu": cpu, "count": count } }),
+                    &format!("lost {count} samples on cpu {cpu}"),
+                )
+                .map_err(anyhow::Error::from)
             }
-            limits.keep_going()
-        },
-    )?;
+        };
+        match result {
+            Ok(()) if limits.counted() => stream::Flow::Stop,
+            Ok(()) => stream::Flow::Continue,
+            Err(e) => {
+                *failure = Some(e);
+                stream::Flow::Stop
+            }
+        }
+    };
+    let keep_going = || {
+        let mut guard = shared.borrow_mut();
+        let (limits, out, failure) = &mut *guard;
+        // One flush per burst read: every line is out before rbt waits again.
+        if let Err(e) = out.flush() {
+            failure.get_or_insert(e.into());
+            return false;
+        }
+        limits.keep_going()
+    };
+    match one_cpu {
+        Some((cpu, index)) => {
+            stream::consume_one_cpu(&map, args.pages, cpu, index, on_record, keep_going)?
+        }
+        None => stream::consume(&map, args.pages, on_record, keep_going)?,
+    }
     let (_, out, failure) = shared.into_inner();
     let flushed = out.flush();
     if let Some(e) = failure {

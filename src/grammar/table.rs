@@ -7,6 +7,7 @@ use super::words::{
     UpdateFlag, Word,
 };
 use super::{Group, Slot, Source, Syntax, Value};
+use crate::bpf::profile::METRIC_NAMES;
 use crate::bpf::Kind;
 
 const PROG: Value = Value::Handle(Kind::Prog);
@@ -152,6 +153,17 @@ const RUN_SLOTS: &[Slot] = &[
     Slot::kw(&["repeat"], &[Value::Number("N")]),
 ];
 
+const PROFILE_SLOTS: &[Slot] = &[
+    Slot::pos("PROG", &[PROG]),
+    Slot::kw(&["duration"], &[Value::Number("D")]),
+    Slot::kw(nth(METRIC_NAMES, 0), &[]),
+    Slot::kw(nth(METRIC_NAMES, 1), &[]),
+    Slot::kw(nth(METRIC_NAMES, 2), &[]),
+    Slot::kw(nth(METRIC_NAMES, 3), &[]),
+    Slot::kw(nth(METRIC_NAMES, 4), &[]),
+    Slot::kw(nth(METRIC_NAMES, 5), &[]),
+];
+
 const UPDATE_FLAGS: &str = "UPDATE_FLAGS";
 
 /// Word `i` of a closed list, as a one-word keyword list.
@@ -216,6 +228,12 @@ const FEATURE_PROBE_SLOTS: &[Slot] = &[
 
 const ONE_PROG: &[Slot] = &[Slot::pos("PROG", &[PROG]).optional()];
 const ONE_MAP: &[Slot] = &[Slot::pos("MAP", &[MAP])];
+/// `perf events` / `map event_pipe`: bpftool's `cpu N index M` read one CPU's buffer.
+const EVENTS_SLOTS: &[Slot] = &[
+    Slot::pos("MAP", &[MAP]),
+    Slot::kw(&["cpu"], &[Value::Number("N")]),
+    Slot::kw(&["index"], &[Value::Number("M")]),
+];
 const ANY_MAP: &[Slot] = &[Slot::pos("MAP", &[MAP]).optional()];
 const ANY_LINK: &[Slot] = &[Slot::pos("LINK", &[LINK]).optional()];
 const PUSH_SLOTS: &[Slot] = &[
@@ -308,6 +326,11 @@ static TABLE: &[Syntax] = &[
         "rbt prog top name xdp_drop --interval 2s --sort rate",
         "rbt -j prog top --count 5 | jq -c 'select(.runs_per_sec > 0)'",
     ]),
+    verb("prog", "profile", PROFILE_SLOTS, &[
+        "rbt prog profile id 7 duration 5 cycles instructions",
+        "rbt -j prog profile pinned /sys/fs/bpf/xdp_drop duration 2 llc_misses",
+        "rbt prog profile name xdp_drop cycles    # until Ctrl-C",
+    ]),
     verb("prog", "tracelog", &[], &[
         "rbt prog tracelog",
         "rbt -j prog tracelog --count 10 | jq -r .message",
@@ -383,8 +406,9 @@ static TABLE: &[Syntax] = &[
     verb("map", "pop", ONE_MAP, &["rbt map pop pinned /sys/fs/bpf/stack"]),
     verb("map", "dequeue", ONE_MAP, &["rbt map dequeue pinned /sys/fs/bpf/q"]),
     verb("map", "freeze", ONE_MAP, &["rbt map freeze pinned /sys/fs/bpf/config"]),
-    verb("map", "event_pipe", ONE_MAP, &[
+    verb("map", "event_pipe", EVENTS_SLOTS, &[
         "rbt map event_pipe name events --count 100",
+        "rbt map event_pipe pinned /sys/fs/bpf/events cpu 0 index 0",
         "rbt -j map event_pipe pinned /sys/fs/bpf/events --type 'struct event' --duration 10s",
     ]),
     verb("map", "watch", ONE_MAP, &[
@@ -416,7 +440,7 @@ static TABLE: &[Syntax] = &[
         "rbt perf tracelog",
         "rbt -j perf tracelog --count 10 | jq -r .message",
     ]),
-    verb("perf", "events", ONE_MAP, &[
+    verb("perf", "events", EVENTS_SLOTS, &[
         "rbt perf events name events --count 100",
         "rbt -j perf events pinned /sys/fs/bpf/events --type 'struct event' --duration 10s",
     ]),
@@ -486,6 +510,33 @@ static TABLE: &[Syntax] = &[
     },
     verb("cgroup", "detach", CGROUP_DETACH_SLOTS, &[
         "rbt cgroup detach /sys/fs/cgroup/unified/app connect4 pinned /sys/fs/bpf/connect4",
+    ]),
+    // ---- struct_ops ----
+    verb("struct_ops", "", &[], &[
+        "rbt struct_ops register cc.bpf.o /sys/fs/bpf/cc",
+        "rbt struct_ops show",
+        "rbt struct_ops unregister name my_cc",
+    ]),
+    verb("struct_ops", "show", ANY_MAP, &[
+        "rbt struct_ops show",
+        "rbt -j struct_ops show id 42",
+        "rbt struct_ops show name my_cc",
+    ]),
+    verb("struct_ops", "dump", ANY_MAP, &[
+        "rbt struct_ops dump name my_cc",
+        "rbt -j struct_ops dump | jq '.[1]'",
+    ]),
+    verb("struct_ops", "register", &[
+        Slot::pos("OBJ", &[LOCAL_FILE_OBJ]),
+        Slot::pos("LINK_DIR", &[Value::Text("LINK_DIR", Source::BpffsDir)]).optional(),
+    ], &[
+        "rbt struct_ops register cc.bpf.o",
+        "rbt struct_ops register cc.bpf.o /sys/fs/bpf/cc",
+        "rbt -j struct_ops register cc.bpf.o | jq '.[].id'",
+    ]),
+    verb("struct_ops", "unregister", ONE_MAP, &[
+        "rbt struct_ops unregister name my_cc",
+        "rbt struct_ops unregister id 42",
     ]),
     // ---- feature, version ----
     verb("feature", "", &[], &[

@@ -1,7 +1,7 @@
 // x86-64 machine code of a JITed program, disassembled with iced-x86 in AT&T syntax (as
 // bpftool's LLVM disassembler prints it): one instruction at a time, mnemonic and operands.
 
-use iced_x86::{Decoder, DecoderOptions, Formatter, GasFormatter, Instruction};
+use iced_x86::{Decoder, DecoderOptions, Formatter, GasFormatter, Instruction, OpKind};
 
 /// One decoded machine instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +12,8 @@ pub struct MachineInsn {
     pub mnemonic: String,
     /// The operands as one string (`%rsp, %rbp`), empty when there are none.
     pub operands: String,
+    /// Where a direct call or jump goes (an address relative to `base`), for naming it.
+    pub branch_target: Option<u64>,
 }
 
 /// Disassemble `code` (loaded at `base`, so relative branches show their real target
@@ -37,6 +39,13 @@ pub fn disassemble(code: &[u8], base: u64) -> Vec<MachineInsn> {
             fmt.format_all_operands(&insn, &mut operands);
         }
         let len = if insn.is_invalid() { 1 } else { insn.len() };
+        let branch_target = (!insn.is_invalid()
+            && insn.op_count() > 0
+            && matches!(
+                insn.op0_kind(),
+                OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
+            ))
+        .then(|| insn.near_branch_target());
         if insn.is_invalid() {
             decoder.set_position(pc + 1).ok();
             decoder.set_ip(base + pc as u64 + 1);
@@ -46,6 +55,7 @@ pub fn disassemble(code: &[u8], base: u64) -> Vec<MachineInsn> {
             len,
             mnemonic,
             operands,
+            branch_target,
         });
     }
     out
@@ -79,6 +89,14 @@ mod tests {
         );
         assert_eq!(d[2].pc, 5);
         assert_eq!(d[2].len, 3);
+        assert_eq!(d[2].branch_target, None);
+    }
+
+    #[test]
+    fn direct_calls_give_their_target() {
+        // call +0x10 at 0x100: the target is 0x100 + 5 + 0x10.
+        let d = disassemble(&[0xe8, 0x10, 0x00, 0x00, 0x00], 0x100);
+        assert_eq!(d[0].branch_target, Some(0x115));
     }
 
     #[test]

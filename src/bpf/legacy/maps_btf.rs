@@ -291,7 +291,11 @@ mod tests {
         let s = synthesise(Some(&raw), &[map("legacy", 1, 0, 0, 0)], &|_| false, 8).unwrap();
         let btf = Btf::from_raw(&s.btf).unwrap();
         let ds = btf.find_by_name(".maps").unwrap();
-        let names: Vec<String> = btf.datasec_vars(ds).into_iter().map(|v| v.name).collect();
+        let names: Vec<String> = btf
+            .datasec_vars(ds)
+            .into_iter()
+            .map(|v| v.name.to_string())
+            .collect();
         assert_eq!(names, ["btfmap", "legacy"]);
         let e = synthesise(Some(&raw), &[map("btfmap", 1, 0, 0, 0)], &|_| false, 8)
             .err()

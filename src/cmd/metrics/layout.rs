@@ -213,7 +213,10 @@ fn walk_key(btf: &Btf, id: u32, name: &str, off: u32, out: &mut Vec<KeyLabel>) -
         Type::Int(i) => out.push(leaf(LabelKind::Unsigned, i.bits)),
         Type::Ptr { .. } => out.push(leaf(LabelKind::Unsigned, 64)),
         Type::Enum(e) => out.push(leaf(
-            LabelKind::Enum(e.values.clone(), e.signed),
+            LabelKind::Enum(
+                e.values.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+                e.signed,
+            ),
             e.size * 8,
         )),
         Type::Struct(c) => {

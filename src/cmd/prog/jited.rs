@@ -33,6 +33,10 @@ pub struct JitedInsn {
     pub operands: Vec<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub opcodes: Option<Vec<String>>,
+    /// rbt's addition: the kernel symbol a call or jump out of the function goes to
+    /// (a helper, a kfunc, another function of the program, the return thunk).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     #[serde(skip)]
     pub offset: usize,
     #[serde(skip)]
@@ -52,6 +56,9 @@ impl Listing for JitedFunc {
                 line.text(out);
             }
             let _ = write!(out, "{:4x}:\t{}", insn.offset, insn.text);
+            if let Some(target) = &insn.target {
+                let _ = write!(out, "  // {target}");
+            }
             if insn.opcodes.is_some() {
                 out.push_str("\n\t");
                 for b in &insn.bytes {
@@ -130,6 +137,14 @@ pub fn listing(image: &ProgImage, btf: Option<&Btf>, o: &DumpOptions) -> Result<
                 _ => None,
             };
             let bytes = code[m.pc..m.pc + m.len].to_vec();
+            // Disassembled at 0, so a target is an offset from the function's start; one
+            // outside the function is named from kallsyms at its real address.
+            let target = match (m.branch_target, ksym) {
+                (Some(t), Some(k)) if t >= len as u64 => {
+                    names.kallsyms().name(k.wrapping_add(t)).map(str::to_owned)
+                }
+                _ => None,
+            };
             let mut operands: Vec<Option<String>> = m
                 .operands
                 .split([' ', '\t', ',', '(', ')'])
@@ -152,6 +167,7 @@ pub fn listing(image: &ProgImage, btf: Option<&Btf>, o: &DumpOptions) -> Result<
                 opcodes: o
                     .opcodes
                     .then(|| bytes.iter().map(|b| format!("{b:#04x}")).collect()),
+                target,
                 offset: m.pc,
                 text,
                 bytes,

@@ -3,6 +3,7 @@
 
 mod dump;
 mod jited;
+mod profile;
 
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ pub fn run(verb: Option<ProgVerb>, g: &Globals, out: &mut Output) -> Result<()> 
         ProgVerb::Detach { words } => crate::cmd::map_attach::detach(&words, out),
         ProgVerb::Tracelog(args) => crate::cmd::perf::tracelog(&args, g, out),
         ProgVerb::Top(args) => crate::cmd::top::top(&args, out),
+        ProgVerb::Profile { words } => profile::profile(&words, out),
     }
 }
 
