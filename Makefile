@@ -16,11 +16,14 @@ DEBIAN_PKGS += graphviz binutils
 DEBIAN_PKGS += prometheus
 # A pseudo-terminal for the `prog top` full-screen test (tests/top.rs).
 DEBIAN_PKGS += tmux
-# nsenter for the flow_dissector test (tests/sockmap.rs).
+# nsenter for the flow_dissector test (tests/sockmap.rs); setpriv and unshare for tests/deploy.rs.
 DEBIAN_PKGS += util-linux
+# `make static` links libelf.a and libz.a (libelf-dev, zlib1g-dev above); tests/deploy.rs checks
+# examples/deploy with systemd-analyze (systemd) and PyYAML (python3-yaml), the binary with readelf.
+DEBIAN_PKGS += systemd python3-yaml
 
 .PHONY: deps build examples demo test bench clean
-.PHONY: docs install uninstall
+.PHONY: docs install uninstall static
 
 # Install the Debian packages the build, the fixtures and the tests need (only missing ones).
 deps:
@@ -44,13 +47,23 @@ demo: build examples
 # Tests that skip for want of a kernel feature each add a line to $(TEST_SKIPS) (tests/common/kernel.rs).
 TEST_SKIPS := $(or $(CARGO_TARGET_DIR),target)/rbt-test-skips
 
-test: deps
+test: deps static
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	rm -f $(TEST_SKIPS)
 	@status=0; cargo test --all-targets || status=$$?; \
 	echo "kernel-feature skips: $$(cat $(TEST_SKIPS) 2>/dev/null | wc -l)"; \
 	exit $$status
+
+# One fully static x86-64 binary (target/static/rbt) for scratch images and hosts without
+# libelf/zlib: libbpf vendored by libbpf-sys, libelf.a and libz.a from libelf-dev and
+# zlib1g-dev, glibc linked statically (crt-static). tests/deploy.rs runs it in an empty chroot.
+STATIC_TARGET := x86_64-unknown-linux-gnu
+STATIC_OUT    := $(or $(CARGO_TARGET_DIR),target)/$(STATIC_TARGET)/release/rbt
+static: deps
+	LIBBPF_SYS_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu RUSTFLAGS="-C target-feature=+crt-static" \
+		nice cargo build --release --features static --target $(STATIC_TARGET)
+	install -D -m 755 $(STATIC_OUT) $(or $(CARGO_TARGET_DIR),target)/static/rbt
 
 bench: build
 	@bash bench/run.sh $(RBT)

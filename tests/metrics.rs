@@ -202,6 +202,139 @@ fn per_cpu_values_are_summed_and_enum_keys_named() {
     );
 }
 
+/// The fixture with one element in its address-keyed map: src 10.0.0.1, dst6 2001:db8::1,
+/// mac 02:00:00:00:00:aa, port 8080 (big-endian), value 5.
+fn with_address() -> Loaded {
+    let l = loaded();
+    let key = "hex 0a 00 00 01 20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 01 \
+               02 00 00 00 00 aa 1f 90";
+    let mut args = vec!["map", "update", "pinned"];
+    let pin = l.map("rbt_maddrs");
+    args.push(&pin);
+    args.push("key");
+    args.extend(key.split_whitespace());
+    args.extend(["value", "5", "0", "0", "0", "0", "0", "0", "0"]);
+    ok(&args);
+    l
+}
+
+#[test]
+fn key_types_label_addresses_and_pass_promtool() {
+    require_kernel!("bpf maps");
+    let l = with_address();
+    let addrs = l.map("rbt_maddrs");
+    let members = [
+        "--key-type",
+        "src=ipv4",
+        "--key-type",
+        "dst6=ipv6",
+        "--key-type",
+        "mac=mac",
+        "--key-type",
+        "port=be16",
+    ];
+    let mut args = vec!["metrics", "print", "--map", &addrs];
+    args.extend(members);
+    let text = ok(&args);
+    let (passed, report) = promtool(&text);
+    assert!(passed, "promtool check metrics: {report}\n{text}");
+    let labels = r#"src="10.0.0.1",dst6="2001:db8::1",mac="02:00:00:00:00:aa",port="8080""#;
+    assert_eq!(
+        value_of(&text, "rbt_map_value_rbt_maddrs", &[labels]),
+        Some(5.0),
+        "{text}"
+    );
+    // Without --key-type: numbers and hex, as before.
+    let text = ok(&["metrics", "print", "--map", &addrs]);
+    assert_eq!(
+        value_of(&text, "rbt_map_value_rbt_maddrs", &["src=\"16777226\""]),
+        Some(5.0),
+        "{text}"
+    );
+
+    // The whole key as one label; a scalar key (the histogram's) as an address.
+    let text = ok(&["metrics", "print", "--map", &addrs, "--key-type", "hex"]);
+    let whole = "key=\"0x0a00000120010db80000000000000000000000010200000000aa1f90\"";
+    assert_eq!(
+        value_of(&text, "rbt_map_value_rbt_maddrs", &[whole]),
+        Some(5.0),
+        "{text}"
+    );
+    let sizes = l.map("rbt_msizes");
+    let text = ok(&[
+        "metrics",
+        "print",
+        "--histogram",
+        &sizes,
+        "--key-type",
+        "ipv4",
+    ]);
+    let (passed, report) = promtool(&text);
+    assert!(passed, "promtool check metrics: {report}\n{text}");
+    assert!(
+        text.contains("rbt_map_value_rbt_msizes_bucket{map_id=\""),
+        "{text}"
+    );
+    assert!(text.contains(",key=\"0.0.0.0\",le=\"1\"}"), "{text}");
+
+    // serve spells the labels the same way.
+    let mut args = vec!["--map", addrs.as_str()];
+    args.extend(members);
+    let serve = Serve::start(&args);
+    let (status, body) = serve.get("/metrics");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        value_of(&body, "rbt_map_value_rbt_maddrs", &[labels]),
+        Some(5.0),
+        "{body}"
+    );
+}
+
+#[test]
+fn bad_key_types_are_refused_and_print_nothing() {
+    require_kernel!("bpf maps");
+    let l = loaded();
+    let addrs = l.map("rbt_maddrs");
+    for (args, code, expect) in [
+        (
+            vec!["--map", &addrs, "--key-type", "src=ipv5"],
+            2,
+            "unknown type `ipv5`; known: u8",
+        ),
+        (vec!["--map", &addrs, "--key-type", "=ipv4"], 2, "MEMBER=TYPE"),
+        (vec!["--key-type", "ipv4"], 2, "none given"),
+        (
+            vec!["--map", &addrs, "--key-type", "src=ipv6"],
+            1,
+            "`src=ipv6` is 16 bytes but key member src is 4 bytes",
+        ),
+        (
+            vec!["--map", &addrs, "--key-type", "ipv4"],
+            1,
+            "is 4 bytes but the map's key is 28 bytes",
+        ),
+        (
+            vec!["--map", &addrs, "--key-type", "saddr=ipv4"],
+            1,
+            "no key of the maps asked for has a member `saddr` (their key labels: src, dst6, mac, port)",
+        ),
+    ] {
+        let mut all = vec!["metrics", "print"];
+        all.extend_from_slice(&args);
+        let (got, out, err) = run(&all);
+        assert_eq!(got, code, "{all:?}: {err}");
+        assert!(out.is_empty(), "{all:?}: {out}");
+        assert!(err.starts_with("Error: ") && err.contains(expect), "{all:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{all:?}: {err}");
+        // serve refuses the same before listening.
+        let mut all = vec!["metrics", "serve", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(&args);
+        let (got, _, err) = run(&all);
+        assert_eq!(got, code, "{all:?}: {err}");
+        assert!(err.contains(expect), "{all:?}: {err}");
+    }
+}
+
 #[test]
 fn print_refuses_bad_maps_and_words_and_prints_nothing() {
     require_kernel!("bpf maps");

@@ -52,6 +52,35 @@ impl Simple {
         })
     }
 
+    /// Append the text of `b` under this type to `out`: what `Codec::text` shows, without
+    /// the round trip through JSON (label values of `metrics --key-type`, per element).
+    pub fn text_into(self, b: &[u8], out: &mut String) {
+        use std::fmt::Write as _;
+        let int = || le_u128(b) as u64;
+        let _ = match self {
+            Simple::U(_) => write!(out, "{}", int()),
+            Simple::I(n) => {
+                let shift = 64 - (n * 8).min(64);
+                write!(out, "{}", ((int() << shift) as i64) >> shift)
+            }
+            Simple::Be(_) => write!(out, "{}", b.iter().fold(0u64, |v, x| (v << 8) | *x as u64)),
+            Simple::Ipv4 => match <[u8; 4]>::try_from(b) {
+                Ok(a) => write!(out, "{}", Ipv4Addr::from(a)),
+                Err(_) => out.write_str(&hex::prefixed(b)),
+            },
+            Simple::Ipv6 => match <[u8; 16]>::try_from(b) {
+                Ok(a) => write!(out, "{}", Ipv6Addr::from(a)),
+                Err(_) => out.write_str(&hex::prefixed(b)),
+            },
+            Simple::Mac => out.write_str(&hex::colons(b)),
+            Simple::Str => {
+                let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+                out.write_str(&String::from_utf8_lossy(&b[..end]))
+            }
+            Simple::Hex => out.write_str(&hex::prefixed(b)),
+        };
+    }
+
     /// The fixed size of the type, None for str and hex (any size).
     pub fn size(self) -> Option<usize> {
         match self {
@@ -353,6 +382,30 @@ mod tests {
             "{v}"
         );
         v
+    }
+
+    #[test]
+    fn simple_text_into_matches_the_json_view() {
+        let cases: &[(&str, &[u8])] = &[
+            ("u32", &[1, 2, 0, 0]),
+            ("i16", &[0xfe, 0xff]),
+            ("i64", &[0xff; 8]),
+            ("be16", &[0x1f, 0x90]),
+            ("ipv4", &[10, 0, 0, 1]),
+            (
+                "ipv6",
+                &[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            ),
+            ("mac", &[2, 0, 0, 0, 0, 0xaa]),
+            ("str", b"a\"b\0zz"),
+            ("hex", &[0, 0xff, 7]),
+        ];
+        for (name, bytes) in cases {
+            let s = Simple::by_name(name).unwrap_or(Simple::Hex);
+            let mut text = String::new();
+            s.text_into(bytes, &mut text);
+            assert_eq!(text, Codec::Simple(s).text(bytes), "{name}");
+        }
     }
 
     #[test]

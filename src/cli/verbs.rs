@@ -516,7 +516,9 @@ rbt_map_entries, rbt_map_max_entries, rbt_map_memory_bytes{id,name}.
 --map MAP: rbt_map_value_<map>[_<member>] per numeric value member (per-CPU values summed),
 labelled by the key (a scalar key is key=\"5\", a struct key one label per member, enums by
 name). --histogram MAP: a histogram of the value's bucket array. MAP is one word: id=N,
-name=NAME or a pinned /path. For node_exporter's textfile collector:
+name=NAME or a pinned /path. --key-type saddr=ipv4 labels key member saddr as an address
+(saddr=\"10.0.0.1\"; MEMBER is the label's name, nested members joined by `_`);
+--key-type ipv4 (no MEMBER) makes the whole key one label. For node_exporter's textfile collector:
   rbt metrics print --map name=counts > /var/lib/node_exporter/rbt.prom.$$ && mv ...";
 
 const METRICS_SERVE_HELP: &str = "\
@@ -539,6 +541,10 @@ pub struct MetricsMaps {
     /// Multiply every bucket bound by X (e.g. 1e-9 for nanosecond buckets in seconds).
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub bucket_multiplier: f64,
+    /// Label key member MEMBER (or, without `MEMBER=`, the whole key) as TYPE: ipv4, ipv6,
+    /// mac, hex, str, be16, be32, be64, u8..u64, i8..i64; may be repeated.
+    #[arg(long = "key-type", value_name = "[MEMBER=]TYPE")]
+    pub key_types: Vec<String>,
 }
 
 #[derive(Args, Debug)]

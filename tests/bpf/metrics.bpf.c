@@ -1,6 +1,7 @@
 // metrics tests: an XDP program that counts packets per protocol in a per-CPU hash with a
 // struct key (enum member) and fills a log2 histogram of packet sizes; a map keyed by a
-// struct with a char[] member (label escaping) and one whose value has no numbers.
+// struct with a char[] member (label escaping), one whose value has no numbers, and one
+// keyed by addresses (labels typed by --key-type).
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -48,6 +49,20 @@ struct {
 	__type(key, __u32);
 	__type(value, struct comm);
 } rbt_mnames SEC(".maps");
+
+struct addr_key {
+	__u32 src;
+	__u8 dst6[16];
+	__u8 mac[6];
+	__be16 port;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16);
+	__type(key, struct addr_key);
+	__type(value, __u64);
+} rbt_maddrs SEC(".maps");
 
 #define SLOTS 12
 

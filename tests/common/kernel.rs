@@ -14,6 +14,7 @@ pub const SKIPS_FILE: &str = "rbt-test-skips";
 /// RBT_REQUIRE_KERNEL=1 (CI) an unreachable feature fails the test; otherwise the test
 /// prints `SKIPPED <binary>::<test>: <feature>: <why>` on stderr (past libtest's capture),
 /// appends that line to `<target dir>/rbt-test-skips`, and returns.
+#[allow(unused_macros)] // tests/deploy.rs uses only require_kernel_and!
 macro_rules! require_kernel {
     ($feature:expr) => {
         if !$crate::common::kernel::reachable(
@@ -27,6 +28,35 @@ macro_rules! require_kernel {
             return;
         }
     };
+}
+
+/// `require_kernel!` and a condition of the test's own: `$why` is `Some(reason)` when what
+/// the test needs (a built artifact, a tool) is missing. Fails under RBT_REQUIRE_KERNEL=1,
+/// else skips and counts, as `require_kernel!`.
+#[allow(unused_macros)] // only some test files have such needs
+macro_rules! require_kernel_and {
+    ($feature:expr, $why:expr) => {
+        let test = {
+            fn here() {}
+            let path = ::std::any::type_name_of_val(&here);
+            path.strip_suffix("::here").unwrap_or(path)
+        };
+        if !$crate::common::kernel::reachable(test, $feature) {
+            return;
+        }
+        if let Some(why) = $why {
+            $crate::common::kernel::unmet(test, $feature, &why);
+            return;
+        }
+    };
+}
+
+/// A need of `test` that is not met: panics under RBT_REQUIRE_KERNEL=1, else records a skip.
+pub fn unmet(test: &str, feature: &str, why: &str) {
+    if std::env::var("RBT_REQUIRE_KERNEL").as_deref() == Ok("1") {
+        panic!("{test} needs `{feature}`, missing: {why} (RBT_REQUIRE_KERNEL=1)");
+    }
+    record_skip(test, feature, why);
 }
 
 /// Whether `feature`, needed by `test`, is reachable; the body of `require_kernel!`.

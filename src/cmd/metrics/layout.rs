@@ -4,6 +4,7 @@
 use anyhow::{bail, Result};
 
 use super::exposition::{label_name, Num};
+use crate::btf::codec::{Simple, SIMPLE_NAMES};
 use crate::btf::format::{is_char_elem, read_bits};
 use crate::btf::{Btf, Type};
 
@@ -19,6 +20,103 @@ enum LabelKind {
     Chars,
     /// Anything else: hex bytes.
     Hex,
+    /// A type the user named with `--key-type` (ipv4, mac, be16, ...), over whole bytes.
+    Simple(Simple),
+}
+
+/// One `--key-type [MEMBER=]TYPE`: a key member (a label name), or the whole key, shown
+/// as one of map dump's `--key-type` types.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyType {
+    /// The word as given (for messages).
+    pub word: String,
+    /// The label it retypes; None for the whole key.
+    pub member: Option<String>,
+    pub simple: Simple,
+}
+
+impl KeyType {
+    pub fn parse(word: &str) -> Result<KeyType> {
+        let (member, ty) = match word.split_once('=') {
+            Some((m, t)) => (Some(m.trim()), t.trim()),
+            None => (None, word.trim()),
+        };
+        if member == Some("") {
+            bail!("--key-type `{word}`: expected MEMBER=TYPE or TYPE");
+        }
+        let simple = Simple::by_name(ty).map_err(|_| {
+            anyhow::anyhow!("--key-type `{word}`: unknown type `{ty}`; known: {SIMPLE_NAMES}")
+        })?;
+        Ok(KeyType {
+            word: word.to_owned(),
+            member: member.map(String::from),
+            simple,
+        })
+    }
+}
+
+/// Retype the labels of a key of `size` bytes by `types`: a whole-key type makes the key
+/// one label, a member type changes how that label is spelled. Returns, per type, whether
+/// it applied to this key (a member type applies to keys that have the member).
+pub fn apply_key_types(
+    labels: &mut Vec<KeyLabel>,
+    size: usize,
+    types: &[KeyType],
+) -> Result<Vec<bool>> {
+    let mut used = vec![false; types.len()];
+    let whole: Vec<&KeyType> = types.iter().filter(|t| t.member.is_none()).collect();
+    if whole.len() > 1 {
+        bail!(
+            "--key-type `{}` and `{}`: the whole key can have one type",
+            whole[0].word,
+            whole[1].word
+        );
+    }
+    if let Some(t) = whole.first() {
+        if let Some(n) = t.simple.size().filter(|&n| n != size) {
+            bail!(
+                "--key-type `{}` is {n} bytes but the map's key is {size} bytes",
+                t.word
+            );
+        }
+        // A key of one label that covers it keeps that label's name.
+        let name = match labels.as_slice() {
+            [only] if only.bit_off == 0 && only.bits as usize == size * 8 => only.name.clone(),
+            _ => "key".to_owned(),
+        };
+        *labels = vec![KeyLabel {
+            name,
+            bit_off: 0,
+            bits: size as u32 * 8,
+            kind: LabelKind::Simple(t.simple),
+        }];
+    }
+    for (i, t) in types.iter().enumerate() {
+        let Some(member) = &t.member else {
+            used[i] = true;
+            continue;
+        };
+        let Some(l) = labels.iter_mut().find(|l| &l.name == member) else {
+            continue;
+        };
+        if l.bit_off % 8 != 0 || l.bits % 8 != 0 {
+            bail!(
+                "--key-type `{}`: key member {member} is a bitfield ({} bits), not whole bytes",
+                t.word,
+                l.bits
+            );
+        }
+        let bytes = (l.bits / 8) as usize;
+        if let Some(n) = t.simple.size().filter(|&n| n != bytes) {
+            bail!(
+                "--key-type `{}` is {n} bytes but key member {member} is {bytes} bytes",
+                t.word
+            );
+        }
+        l.kind = LabelKind::Simple(t.simple);
+        used[i] = true;
+    }
+    Ok(used)
 }
 
 /// One label taken from the key: bits `bit_off..bit_off + bits` (whole bytes for chars/hex).
@@ -184,6 +282,10 @@ fn write_label(l: &KeyLabel, key: &[u8], text: &mut String) {
             text.write_str(&String::from_utf8_lossy(&b[..end]))
         }
         LabelKind::Hex => text.write_str(&crate::hex::compact(bytes())),
+        LabelKind::Simple(s) => {
+            s.text_into(bytes(), text);
+            Ok(())
+        }
     };
 }
 
@@ -384,6 +486,75 @@ mod tests {
         let mut v = Vec::new();
         label_values(&labels, &bytes, &mut v);
         assert_eq!(v, ["10", "PROTO_TCP", "a\"b\n"]);
+    }
+
+    #[test]
+    fn key_types_retype_members_or_the_whole_key() {
+        let mut b = Builder::new();
+        let u32_t = b.int("__u32", 4, 0);
+        let u8_t = b.int("__u8", 1, 0);
+        let idx = b.int("int", 4, 1);
+        let mac = b.array(u8_t, idx, 6);
+        let u16_t = b.int("__u16", 2, 0);
+        let key = b.composite(
+            false,
+            "addr",
+            12,
+            &[
+                ("src", u32_t, 0, 0),
+                ("mac", mac, 32, 0),
+                ("port", u16_t, 80, 0),
+            ],
+        );
+        let btf = b.build();
+        let types = |words: &[&str]| -> Vec<KeyType> {
+            words
+                .iter()
+                .filter_map(|w| KeyType::parse(w).ok())
+                .collect()
+        };
+        let key_bytes = [10, 0, 0, 1, 2, 0, 0, 0, 0, 0xaa, 0x1f, 0x90];
+        let mut labels = key_labels(Some(&btf), key, 12, &["map_id"]).unwrap_or_default();
+        let used = apply_key_types(
+            &mut labels,
+            12,
+            &types(&["src=ipv4", "mac=mac", "port=be16", "other=ipv4"]),
+        )
+        .ok();
+        assert_eq!(used, Some(vec![true, true, true, false]));
+        let mut v = Vec::new();
+        label_values(&labels, &key_bytes, &mut v);
+        assert_eq!(v, ["10.0.0.1", "02:00:00:00:00:aa", "8080"]);
+
+        // The whole key: one label.
+        let mut labels = key_labels(Some(&btf), key, 12, &["map_id"]).unwrap_or_default();
+        assert!(apply_key_types(&mut labels, 12, &types(&["hex"])).is_ok());
+        label_values(&labels, &key_bytes, &mut v);
+        assert_eq!(
+            (labels[0].name.as_str(), v[0].as_str()),
+            (
+                "key",
+                "0x0a00000102000000 00aa1f90".replace(' ', "").as_str()
+            )
+        );
+        let mut scalar = key_labels(Some(&btf), u32_t, 4, &[]).unwrap_or_default();
+        assert!(apply_key_types(&mut scalar, 4, &types(&["ipv4"])).is_ok());
+        label_values(&scalar, &[192, 168, 0, 1], &mut v);
+        assert_eq!(v, ["192.168.0.1"]);
+
+        // Sizes must match; a bad word is refused.
+        let mut labels = key_labels(Some(&btf), key, 12, &["map_id"]).unwrap_or_default();
+        let err = apply_key_types(&mut labels, 12, &types(&["src=ipv6"]))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("--key-type `src=ipv6` is 16 bytes but key member src is 4 bytes")
+        );
+        assert!(apply_key_types(&mut labels, 12, &types(&["ipv4"])).is_err());
+        assert!(apply_key_types(&mut labels, 12, &types(&["hex", "str"])).is_err());
+        assert!(KeyType::parse("src=ipv5").is_err());
+        assert!(KeyType::parse("=ipv4").is_err());
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub fn run(verb: Option<MetricsVerb>, out: &mut Output) -> Result<()> {
                 histograms: Vec::new(),
                 buckets: BucketKind::Log2,
                 bucket_multiplier: 1.0,
+                key_types: Vec::new(),
             },
             max_series: None,
         })
@@ -53,6 +54,11 @@ fn targets(m: &MetricsMaps, max_series: Option<usize>) -> Result<scrape::Targets
         buckets: m.buckets,
         multiplier: m.bucket_multiplier,
         max_series,
+        key_types: m
+            .key_types
+            .iter()
+            .map(|w| layout::KeyType::parse(w).map_err(|e| usage(format!("{e:#}"))))
+            .collect::<Result<_>>()?,
     })
 }
 

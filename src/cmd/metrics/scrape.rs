@@ -5,13 +5,15 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::AsFd;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use super::exposition::{Exposition, Kind, Num};
+use super::layout::KeyType;
 use super::values::{self, Values};
 use crate::bpf::map::MapFd;
 use crate::bpf::prog::ProgInfo;
 use crate::bpf::{self, Kind as ObjKind};
+use crate::error::usage;
 use crate::handle::{self, Handle};
 
 /// How bucket `i` of a histogram value maps to its upper bound (as ebpf_exporter).
@@ -31,6 +33,8 @@ pub struct Targets {
     pub buckets: BucketKind,
     pub multiplier: f64,
     pub max_series: Option<usize>,
+    /// `--key-type`s, applied to the key of every map above.
+    pub key_types: Vec<KeyType>,
 }
 
 /// Map types whose elements are counted by reading them (arrays have max_entries).
@@ -53,6 +57,14 @@ const ARRAY_TYPES: &[&str] = &[
 /// Every `--map` and `--histogram` names at least one map, and each can be exported: the
 /// check before the first scrape, so a wrong map is an error and not a log line.
 pub fn check(t: &Targets) -> Result<()> {
+    if !t.key_types.is_empty() && t.maps.is_empty() && t.histograms.is_empty() {
+        return Err(usage(
+            "--key-type labels the keys of --map or --histogram maps; none given",
+        ));
+    }
+    // Whether each --key-type applied to some map, and every key label seen.
+    let mut used = vec![false; t.key_types.len()];
+    let mut members: Vec<String> = Vec::new();
     for (h, histogram) in t
         .maps
         .iter()
@@ -62,11 +74,31 @@ pub fn check(t: &Targets) -> Result<()> {
         let flag = if histogram { "--histogram" } else { "--map" };
         for r in handle::resolve_all(ObjKind::Map, h).with_context(|| format!("{flag} {h}"))? {
             let id = r.id;
-            MapFd::new(r.fd)
+            let v = MapFd::new(r.fd)
                 .and_then(|map| Values::new(map, t, histogram))
-                .map(drop)
                 .with_context(|| format!("{flag} {h}: map id {id}"))?;
+            for (u, &typed) in used.iter_mut().zip(v.key_types_used()) {
+                *u |= typed;
+            }
+            for name in v.label_names() {
+                if !members.contains(&name) {
+                    members.push(name);
+                }
+            }
         }
+    }
+    if let Some(t) = t
+        .key_types
+        .iter()
+        .zip(&used)
+        .find_map(|(t, u)| (!u).then_some(t))
+    {
+        bail!(
+            "--key-type `{}`: no key of the maps asked for has a member `{}` (their key labels: {})",
+            t.word,
+            t.member.as_deref().unwrap_or(""),
+            members.join(", ")
+        );
     }
     Ok(())
 }

@@ -19,6 +19,8 @@ pub struct Values<'a> {
     map: MapFd,
     id: String,
     labels: Vec<KeyLabel>,
+    /// Per `--key-type`: whether it applied to this map's key.
+    key_types_used: Vec<bool>,
     shape: Shape,
     family: String,
     targets: &'a Targets,
@@ -115,7 +117,8 @@ impl<'a> Values<'a> {
             id => Some(Btf::from_kernel_id(id).context("reading the map's BTF")?),
         };
         let (ks, vs) = (info.key_size as usize, info.value_size as usize);
-        let labels = layout::key_labels(btf.as_ref(), info.btf_key_type_id, ks, &["map_id"])?;
+        let mut labels = layout::key_labels(btf.as_ref(), info.btf_key_type_id, ks, &["map_id"])?;
+        let key_types_used = layout::apply_key_types(&mut labels, ks, &targets.key_types)?;
         let shape = if histogram {
             Shape::Histogram(layout::value_buckets(
                 btf.as_ref(),
@@ -134,9 +137,20 @@ impl<'a> Values<'a> {
             id: info.id.to_string(),
             map,
             labels,
+            key_types_used,
             shape,
             targets,
         })
+    }
+
+    /// Per `--key-type` of the targets: whether it applied to this map's key.
+    pub fn key_types_used(&self) -> &[bool] {
+        &self.key_types_used
+    }
+
+    /// The names of the labels taken from the key.
+    pub fn label_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.labels.iter().map(|l| l.name.clone())
     }
 
     /// The families this map feeds: (name, kind, help, member index).
