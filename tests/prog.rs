@@ -607,3 +607,74 @@ fn loadall_interrupted_leaves_nothing() {
         "the programs pinned before the signal are removed, and the directory: {err}"
     );
 }
+
+/// Removes a pin outside any PinDir when the test ends, passed or failed.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn maps_pinned_by_name_go_under_pinmaps_or_are_reported() {
+    require_kernel!("prog load");
+    let obj = fixture("pin_by_name").display().to_string();
+    let default_pin = PathBuf::from("/sys/fs/bpf/rbt_pbn_map");
+    let _cleanup = RemoveOnDrop(default_pin.clone());
+    let _ = std::fs::remove_file(&default_pin);
+
+    // With pinmaps DIR, libbpf's by-name pin goes under DIR, not /sys/fs/bpf.
+    let dir = PinDir::new();
+    let maps = dir.join("maps");
+    let (code, _, err) = run(&["prog", "load", &obj, &dir.join("p"), "pinmaps", &maps]);
+    assert_eq!(code, 0, "{err}");
+    let pinned = run_json(&[
+        "-j",
+        "map",
+        "show",
+        "pinned",
+        &format!("{maps}/rbt_pbn_map"),
+    ]);
+    assert_eq!(pinned["name"], "rbt_pbn_map");
+    assert!(!default_pin.exists(), "pinned under /sys/fs/bpf too");
+
+    // Without pinmaps, libbpf pins it under /sys/fs/bpf and rbt says where.
+    let (code, _, err) = run(&["prog", "load", &obj, &dir.join("q")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(
+            "map rbt_pbn_map pinned by name (LIBBPF_PIN_BY_NAME) at /sys/fs/bpf/rbt_pbn_map"
+        ),
+        "{err}"
+    );
+    assert!(default_pin.exists());
+    std::fs::remove_file(&default_pin).expect("removing the by-name pin");
+
+    // A load that fails after libbpf pinned by name leaves neither the pin nor pinmaps DIR.
+    let bad = build_dir().join(format!("pin_by_name_reject.{}.bpf.o", std::process::id()));
+    let mut flags = BPF_CFLAGS.to_vec();
+    flags.push("-DREJECT");
+    compile_bpf(
+        &flags,
+        &tests_bpf(),
+        &tests_bpf().join("pin_by_name.bpf.c"),
+        &bad,
+    );
+    let bad = bad.display().to_string();
+    let fresh = dir.join("fresh");
+    for extra in [vec!["pinmaps", fresh.as_str()], vec![]] {
+        let mut args = vec!["prog", "load", bad.as_str(), "/sys/fs/bpf/rbt-pbn-never"];
+        args.extend(extra.iter().copied());
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains("rbt_pbn_xdp"), "{err}");
+        assert!(
+            !PathBuf::from(dir.join("fresh")).exists(),
+            "{args:?} left pinmaps DIR"
+        );
+        assert!(!default_pin.exists(), "{args:?} left the by-name pin");
+        assert!(!PathBuf::from("/sys/fs/bpf/rbt-pbn-never").exists());
+    }
+}

@@ -4,10 +4,14 @@
 use std::ffi::CString;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::Path;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use libbpf_rs::{MapCore, Object, ObjectBuilder, OpenObject, ProgramAttachType, ProgramType};
+
+use libbpf_rs::{
+    AsRawLibbpf, MapCore, Object, ObjectBuilder, OpenObject, ProgramAttachType, ProgramType,
+};
 
 use super::log;
 use crate::error::hinted;
@@ -30,6 +34,8 @@ pub struct LoadSpec<'a> {
     pub reuse_maps: Vec<(MapSelector, OwnedFd)>,
     /// Ask the verifier for its log even when the load succeeds.
     pub want_log: bool,
+    /// Where maps the object pins by name (LIBBPF_PIN_BY_NAME) go, instead of /sys/fs/bpf.
+    pub pin_root: Option<&'a Path>,
 }
 
 /// Parse a `type TYPE` word the way bpftool does (libbpf's section-name rules:
@@ -106,7 +112,13 @@ fn machine_name(machine: u16) -> String {
 pub fn open(spec: &LoadSpec<'_>) -> Result<OpenObject> {
     check_file(spec.path)?;
     log::take();
-    let mut open = ObjectBuilder::default()
+    let mut builder = ObjectBuilder::default();
+    if let Some(root) = spec.pin_root {
+        builder
+            .pin_root_path(root)
+            .with_context(|| format!("{}: not usable as a pin directory", root.display()))?;
+    }
+    let mut open = builder
         .open_file(spec.path)
         .map_err(|e| invalid_object(spec.path, e))?;
     if open.progs().next().is_none() {
@@ -269,21 +281,50 @@ fn load_error(
     }
 }
 
-/// Pin every map of a loaded object under `dir`, by map name with `.` made `_` (as libbpf
-/// does: bpffs names cannot hold dots). Each pin, and `dir` if this made it, is undone by
-/// `rollback` unless the caller commits.
-pub fn pin_maps(obj: &mut Object, dir: &Path, rollback: &mut Rollback<'_>) -> Result<()> {
+/// The maps of an opened object that libbpf will pin by name (LIBBPF_PIN_BY_NAME) when it
+/// loads it, with the path it will use (under the pin root given at open).
+pub fn pinned_by_name(open: &OpenObject) -> Vec<(String, PathBuf)> {
+    open.maps()
+        .filter_map(|m| {
+            // SAFETY: the pointer is the live bpf_map behind `m`, borrowed from `open`;
+            // bpf_map__pin_path returns NULL or a NUL-terminated string the map owns,
+            // which is copied before the borrow ends.
+            let path = unsafe {
+                let p = libbpf_sys::bpf_map__pin_path(m.as_libbpf_object().as_ptr());
+                if p.is_null() {
+                    return None;
+                }
+                std::ffi::CStr::from_ptr(p).to_bytes().to_vec()
+            };
+            let name = m.name().to_string_lossy().into_owned();
+            Some((name, PathBuf::from(std::ffi::OsString::from_vec(path))))
+        })
+        .collect()
+}
+
+/// Make sure `dir` can take pins: an existing trusted directory on a bpffs, or one created
+/// here (mode 0700), whose removal `rollback` undoes unless the caller commits.
+pub fn prepare_pin_dir(dir: &Path, rollback: &mut Rollback<'_>) -> Result<()> {
     if dir.exists() {
-        super::bpffs::check_trusted_dir(dir)?;
-    } else {
-        super::bpffs::check_pin_path(dir)?;
-        for made in super::bpffs::create_dirs(dir)? {
-            rollback.push(move || {
-                let _ = std::fs::remove_dir(&made);
-            });
-        }
+        return super::bpffs::check_trusted_dir(dir);
     }
+    super::bpffs::check_pin_path(dir)?;
+    for made in super::bpffs::create_dirs(dir)? {
+        rollback.push(move || {
+            let _ = std::fs::remove_dir(&made);
+        });
+    }
+    Ok(())
+}
+
+/// Pin every map of a loaded object under `dir` (made ready by `prepare_pin_dir`), by map
+/// name with `.` made `_` (as libbpf does: bpffs names cannot hold dots); maps libbpf pinned
+/// by name are there already. Each pin is undone by `rollback` unless the caller commits.
+pub fn pin_maps(obj: &mut Object, dir: &Path, rollback: &mut Rollback<'_>) -> Result<()> {
     for map in obj.maps() {
+        if map.is_pinned() {
+            continue;
+        }
         let name = map.name().to_string_lossy().replace('.', "_");
         let path = dir.join(&name);
         super::obj_pin(map.as_fd(), &path).with_context(|| format!("pinning map {name}"))?;

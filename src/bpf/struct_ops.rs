@@ -115,6 +115,7 @@ fn open(path: &Path) -> Result<libbpf_rs::OpenObject> {
         prog_type: None,
         reuse_maps: Vec::new(),
         want_log: false,
+        pin_root: None,
     })
 }
 

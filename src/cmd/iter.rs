@@ -52,6 +52,7 @@ fn pin(words: &[String], g: &Globals, out: &mut Output) -> Result<()> {
         prog_type: None,
         reuse_maps: Vec::new(),
         want_log: false,
+        pin_root: None,
     };
     let mut open = object::open(&spec)?;
     let prog = iter::choose(&mut open, &w.obj)?;

@@ -32,13 +32,13 @@ fn built_once(key: String, build: impl FnOnce() -> PathBuf) -> PathBuf {
 }
 
 /// target/test-bpf, where fixtures and targets are built.
-fn build_dir() -> PathBuf {
+pub fn build_dir() -> PathBuf {
     let dir = target_dir().join("test-bpf");
     std::fs::create_dir_all(&dir).expect("creating target/test-bpf");
     dir
 }
 
-fn tests_bpf() -> PathBuf {
+pub fn tests_bpf() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bpf")
 }
 

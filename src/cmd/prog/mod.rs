@@ -284,9 +284,33 @@ fn load_and_pin(
         prog_type,
         reuse_maps,
         want_log: args.log.is_some(),
+        pin_root: opts.pinmaps.as_deref(),
     };
+    // `pinmaps DIR` must exist before the load: libbpf pins LIBBPF_PIN_BY_NAME maps there.
+    if let Some(dir) = &opts.pinmaps {
+        object::prepare_pin_dir(dir, rollback)?;
+    }
     let open = object::open(&spec)?;
+    // By-name pins that do not exist yet are made by this load (existing ones are reused).
+    let mut by_name = object::pinned_by_name(&open);
+    by_name.retain(|(_, path)| path.symlink_metadata().is_err());
+    for (_, path) in &by_name {
+        if let Some(dir) = path.parent() {
+            bpffs::check_trusted_dir(dir)?;
+        }
+    }
     let mut obj = object::load(open, &opts.obj, args.log.as_deref())?;
+    for (name, path) in by_name {
+        if opts.pinmaps.is_none() {
+            crate::output::status_line(&format!(
+                "map {name} pinned by name (LIBBPF_PIN_BY_NAME) at {}",
+                path.display()
+            ));
+        }
+        rollback.push(move || {
+            let _ = std::fs::remove_file(&path);
+        });
+    }
     let mut prog_pins: Vec<(String, PathBuf)> = Vec::new();
     for prog in obj.progs() {
         let path = if all {
