@@ -73,6 +73,22 @@ impl Serialize for HexStr<'_> {
     }
 }
 
+/// `0xab`: one byte as bpftool writes it, on the stack.
+#[derive(Debug, Clone, Copy)]
+pub struct Byte0x([u8; 4]);
+
+impl Byte0x {
+    pub fn new(b: u8) -> Byte0x {
+        let [hi, lo] = digits(b);
+        Byte0x([b'0', b'x', hi, lo])
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII was written.
+        std::str::from_utf8(&self.0).unwrap_or("0x00")
+    }
+}
+
 /// bpftool's shape of raw bytes: an array of `"0xab"` strings, one per byte.
 #[derive(Debug, Clone, Copy)]
 pub struct ByteArray<'a>(pub &'a [u8]);
@@ -80,10 +96,8 @@ pub struct ByteArray<'a>(pub &'a [u8]);
 impl Serialize for ByteArray<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for b in self.0 {
-            let [hi, lo] = digits(*b);
-            let text = [b'0', b'x', hi, lo];
-            seq.serialize_element(std::str::from_utf8(&text).unwrap_or("0x00"))?;
+        for &b in self.0 {
+            seq.serialize_element(Byte0x::new(b).as_str())?;
         }
         seq.end()
     }

@@ -306,12 +306,17 @@ impl Serialize for Opcodes {
         use serde::ser::SerializeMap;
         let b = &self.bytes;
         let mut m = s.serialize_map(Some(5))?;
-        m.serialize_entry("code", &format!("{:#04x}", b[0]))?;
-        m.serialize_entry("src_reg", &format!("{:#x}", b[1] >> 4))?;
-        m.serialize_entry("dst_reg", &format!("{:#x}", b[1] & 0x0f))?;
-        m.serialize_entry("off", &hex_list(&b[2..4]))?;
+        // Registers are one hex digit ("0x5"); the rest bpftool's "0xab" byte strings.
+        const NIBBLE: [&str; 16] = [
+            "0x0", "0x1", "0x2", "0x3", "0x4", "0x5", "0x6", "0x7", "0x8", "0x9", "0xa", "0xb",
+            "0xc", "0xd", "0xe", "0xf",
+        ];
+        m.serialize_entry("code", crate::hex::Byte0x::new(b[0]).as_str())?;
+        m.serialize_entry("src_reg", NIBBLE[(b[1] >> 4) as usize])?;
+        m.serialize_entry("dst_reg", NIBBLE[(b[1] & 0x0f) as usize])?;
+        m.serialize_entry("off", &crate::hex::ByteArray(&b[2..4]))?;
         let imm_end = if self.len > 8 { 16 } else { 8 };
-        m.serialize_entry("imm", &hex_list(&b[4..imm_end]))?;
+        m.serialize_entry("imm", &crate::hex::ByteArray(&b[4..imm_end]))?;
         m.end()
     }
 }
@@ -358,10 +363,6 @@ fn hex_bytes(bytes: &[u8], out: &mut String) {
         out.push(HEX[(b >> 4) as usize] as char);
         out.push(HEX[(b & 0x0f) as usize] as char);
     }
-}
-
-fn hex_list(bytes: &[u8]) -> Vec<String> {
-    bytes.iter().map(|b| format!("{b:#04x}")).collect()
 }
 
 /// Names calls and maps the way bpftool does: helpers and kfuncs by kernel symbol,
