@@ -5,6 +5,7 @@ use std::ffi::CString;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -203,9 +204,29 @@ pub fn rewrite_to(path: &Path, to: &Path) -> Result<()> {
             path.display()
         )
     })?;
-    let mut out = crate::input::create(to, "--rewrite-to")?;
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(to)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => anyhow::anyhow!(
+                "--rewrite-to {}: exists already; rbt writes only a new file",
+                to.display()
+            ),
+            _ => anyhow::Error::new(e).context(format!("--rewrite-to {}", to.display())),
+        })?;
     std::io::Write::write_all(&mut out, &converted.object)
-        .with_context(|| format!("writing {}", to.display()))
+        .with_context(|| format!("writing {}", to.display()))?;
+    crate::output::status_line(&format!(
+        "{}: {} legacy map(s) ({}) rewritten as BTF-defined maps into {}",
+        path.display(),
+        converted.maps.len(),
+        converted.layout.describe(),
+        to.display()
+    ));
+    Ok(())
 }
 
 /// libbpf's name for an object opened from `path`: the file name up to its first dot.

@@ -265,6 +265,10 @@ pub struct LoadArgs {
     /// Write the whole verifier log to FILE (also on success).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Also write OBJ with its legacy `maps` section rewritten (BTF-defined maps in `.maps`)
+    /// to FILE, a new file, which bpftool and iproute2 load too.
+    #[arg(long, value_name = "FILE")]
+    pub rewrite_to: Option<PathBuf>,
 }
 
 /// The clap command with the version line filled in (rbt's and the libbpf it carries), and
