@@ -171,7 +171,11 @@ fn maps_section(elf: &[u8]) -> (usize, usize, usize) {
 }
 
 /// A copy of the def20 fixture with `patch` applied to its bytes.
-fn patched(dir: &PinDir, what: &str, patch: impl Fn(&mut Vec<u8>, (usize, usize, usize))) -> String {
+fn patched(
+    dir: &PinDir,
+    what: &str,
+    patch: impl Fn(&mut Vec<u8>, (usize, usize, usize)),
+) -> String {
     let mut bytes = std::fs::read(fixture("legacy_def20")).expect("fixture");
     let sec = maps_section(&bytes);
     assert_eq!(sec.2, 40, "two 20-byte definitions");
@@ -210,7 +214,11 @@ fn refused(obj: &str, dir: &PinDir, wanted: &[&str]) {
         for w in wanted {
             assert!(line.contains(w), "`{w}` not in: {line}");
         }
-        assert!(entries(&dir.path).is_empty(), "left behind: {:?}", entries(&dir.path));
+        assert!(
+            entries(&dir.path).is_empty(),
+            "left behind: {:?}",
+            entries(&dir.path)
+        );
     }
 }
 
@@ -247,4 +255,115 @@ fn bad_legacy_definitions_are_refused_naming_the_map() {
             build_dir().join(format!("legacy-{what}.{}.bpf.o", std::process::id())),
         );
     }
+}
+
+/// Removes the PIN_GLOBAL_NS pin (and tc/globals, tc when this test made them) on drop.
+struct GlobalPin {
+    pin: PathBuf,
+    made: Vec<PathBuf>,
+}
+
+impl GlobalPin {
+    fn new(name: &str) -> GlobalPin {
+        let pin = Path::new("/sys/fs/bpf/tc/globals").join(name);
+        let _ = std::fs::remove_file(&pin);
+        let made = ["/sys/fs/bpf/tc", "/sys/fs/bpf/tc/globals"]
+            .iter()
+            .map(PathBuf::from)
+            .filter(|d| !d.exists())
+            .collect();
+        GlobalPin { pin, made }
+    }
+}
+
+impl Drop for GlobalPin {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.pin);
+        for d in self.made.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+#[test]
+fn bpf_elf_map_in_map_and_global_pinning() {
+    require_kernel!("legacy maps: bpf_elf_map map-in-map, PIN_GLOBAL_NS");
+    let global = GlobalPin::new("rbt_legacy_glob");
+    let glob = global.pin.display().to_string();
+    let obj = fixture("legacy_elf36_mim").display().to_string();
+    let (code, _, err) = bpftool(&["prog", "load", &obj, "/sys/fs/bpf/rbt-legacy-never"]);
+    assert!(code != 0 && err.contains("legacy map definitions"), "{err}");
+
+    let dir = PinDir::new();
+    let first = dir.join("first");
+    let (code, _, err) = run(&["prog", "load", &obj, &first]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!(
+            "map rbt_legacy_glob pinned by name (LIBBPF_PIN_BY_NAME) at {glob}"
+        )),
+        "{err}"
+    );
+    let pkt = packet();
+    run_prog(&first, &pkt, 3);
+    // The inner map went into slot 0 (inner_idx) of the outer map and counts.
+    let prog = run_json(&["-j", "prog", "show", "pinned", &first]);
+    let outer = run_json(&["-j", "map", "show", "name", "mim_outer"]);
+    let outer_id = outer["id"].as_u64().expect("outer id").to_string();
+    assert_eq!(outer["type"], "array_of_maps", "{outer}");
+    let slots = run_json(&["-j", "map", "dump", "id", &outer_id]);
+    let inner_id = slots[0]["value"].as_u64().expect("slot 0 holds a map");
+    let inner = run_json(&["-j", "map", "dump", "id", &inner_id.to_string()]);
+    assert_eq!(counted(&inner, 0), 3, "{inner}");
+    assert!(
+        prog["map_ids"].as_array().is_some_and(|ids| ids.len() == 2),
+        "{prog}"
+    );
+    // A second load reuses the map pinned at iproute2's path: both count into it.
+    let second = dir.join("second");
+    let (code, _, err) = run(&["prog", "load", &obj, &second]);
+    assert_eq!(code, 0, "{err}");
+    run_prog(&second, &pkt, 2);
+    let dump = run_json(&["-j", "map", "dump", "pinned", &glob]);
+    assert_eq!(counted(&dump, 0), 5, "{dump}");
+    let raw = run_json(&["-j", "map", "dump", "pinned", &glob, "--raw"]);
+    assert_eq!(raw, bpftool_json(&["-j", "map", "dump", "pinned", &glob]));
+    drop(global);
+}
+
+#[test]
+fn rewrite_to_writes_an_object_bpftool_loads() {
+    require_kernel!("legacy maps: --rewrite-to");
+    let dir = PinDir::new();
+    let obj = fixture("legacy_def28").display().to_string();
+    let out = build_dir().join(format!("legacy-rw.{}.bpf.o", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let rw = out.display().to_string();
+    let prog = dir.join("prog");
+    let (code, _, err) = run(&["prog", "load", &obj, &prog, "--rewrite-to", &rw]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Aya's bpf_map_def (28 bytes)"), "{err}");
+    // bpftool (libbpf 1.x) loads the rewritten object, and finds the map named as before.
+    let theirs = dir.join("bpftool");
+    let maps = dir.join("bpftool_maps");
+    let (code, _, err) = bpftool(&["prog", "load", &rw, &theirs, "pinmaps", &maps]);
+    assert_eq!(code, 0, "bpftool on the rewritten object: {err}");
+    let show = bpftool_json(&["-j", "map", "show", "pinned", &format!("{maps}/COUNTER")]);
+    assert_eq!(show["type"], "percpu_array", "{show}");
+    // An existing file is not overwritten, and nothing is loaded or pinned then.
+    let again = dir.join("again");
+    let (code, _, err) = run(&["prog", "load", &obj, &again, "--rewrite-to", &rw]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.starts_with("Error: ") && err.contains("exists already"),
+        "{err}"
+    );
+    assert!(!Path::new(&again).exists());
+    // An object without a legacy `maps` section has nothing to rewrite.
+    let _ = std::fs::remove_file(&out);
+    let plain = fixture("prog_basic").display().to_string();
+    let (code, _, err) = run(&["prog", "load", &plain, &again, "--rewrite-to", &rw]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no legacy `maps` section"), "{err}");
+    assert!(!out.exists() && !Path::new(&again).exists());
 }

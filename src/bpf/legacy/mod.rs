@@ -79,13 +79,7 @@ pub fn convert(data: &[u8]) -> Result<Converted> {
     let existing_btf = btf_idx.map(|i| elf.sections[i].data.clone());
     let by_name = |m: &LegacyMap| pin_path(layout, m).is_some();
     let legacy_size = elf.sections[maps_idx].data.len() as u64;
-    let synth = maps_btf::synthesise(
-        existing_btf.as_deref(),
-        &maps,
-        &by_name,
-        base,
-        legacy_size,
-    )?;
+    let synth = maps_btf::synthesise(existing_btf.as_deref(), &maps, &by_name, base, legacy_size)?;
     let end = synth
         .placed
         .iter()
