@@ -367,3 +367,52 @@ fn rewrite_to_writes_an_object_bpftool_loads() {
     assert!(err.contains("no legacy `maps` section"), "{err}");
     assert!(!out.exists() && !Path::new(&again).exists());
 }
+
+#[test]
+fn legacy_and_btf_defined_maps_load_together() {
+    require_kernel!("legacy maps beside .maps");
+    let loaded = Loaded::first_with_maps("legacy_mixed");
+    assert_eq!(
+        entries(&loaded.dir.path),
+        ["mixed_new", "mixed_old", "prog"]
+    );
+    run_prog(&loaded.pin(), &packet(), 4);
+    let old = run_json(&["-j", "map", "dump", "pinned", &loaded.map("mixed_old")]);
+    let new = run_json(&["-j", "map", "dump", "pinned", &loaded.map("mixed_new")]);
+    assert_eq!((counted(&old, 0), counted(&new, 0)), (4, 8), "{old} {new}");
+}
+
+#[test]
+fn map_symbol_outside_the_section_is_refused() {
+    require_kernel!("legacy maps: symbol outside the section");
+    let dir = PinDir::new();
+    // def20_cnt's symbol moved to offset 40, past the two definitions.
+    let obj = patched(&dir, "outside", |b, _| {
+        let at = symbol_value_at(b, "def20_cnt");
+        b[at..at + 8].copy_from_slice(&40u64.to_le_bytes());
+    });
+    refused(&obj, &dir, &["def20_cnt", "outside the `maps` section"]);
+    let _ = std::fs::remove_file(&obj);
+}
+
+/// File offset of the st_value of symbol `name` in `.symtab`.
+fn symbol_value_at(elf: &[u8], name: &str) -> usize {
+    let u16_at = |at: usize| u16::from_le_bytes([elf[at], elf[at + 1]]) as usize;
+    let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) as usize;
+    let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().unwrap()) as usize;
+    let (shoff, shentsize, shnum) = (u64_at(0x28), u16_at(0x3a), u16_at(0x3c));
+    let header = |i: usize| shoff + i * shentsize;
+    let symtab = (0..shnum)
+        .map(header)
+        .find(|h| u32_at(h + 4) == 2)
+        .expect("a .symtab");
+    let strtab = u64_at(header(u32_at(symtab + 40)) + 24);
+    let (off, size) = (u64_at(symtab + 24), u64_at(symtab + 32));
+    let mut wanted = name.as_bytes().to_vec();
+    wanted.push(0);
+    (off..off + size)
+        .step_by(24)
+        .find(|s| elf[strtab + u32_at(*s)..].starts_with(&wanted))
+        .map(|s| s + 8)
+        .expect("the symbol")
+}
