@@ -416,3 +416,33 @@ fn symbol_value_at(elf: &[u8], name: &str) -> usize {
         .map(|s| s + 8)
         .expect("the symbol")
 }
+
+#[test]
+fn autoattach_attaches_a_legacy_objects_tracepoint() {
+    require_kernel!("legacy maps: autoattach");
+    let dir = PinDir::new();
+    let obj = fixture("legacy_mixed").display().to_string();
+    let progs = dir.join("p");
+    let maps = dir.join("m");
+    let (code, _, err) = run(&[
+        "prog",
+        "loadall",
+        &obj,
+        &progs,
+        "pinmaps",
+        &maps,
+        "autoattach",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let names = entries(Path::new(&progs));
+    assert!(
+        names.contains(&"legacy_mixed_tp_link".to_string()),
+        "{names:?}"
+    );
+    // std::process::id() is getpid(2) (glibc does not cache it): it fires the tracepoint.
+    for _ in 0..3 {
+        std::hint::black_box(std::process::id());
+    }
+    let dump = run_json(&["-j", "map", "dump", "pinned", &format!("{maps}/mixed_old")]);
+    assert!(counted(&dump, 1) >= 3, "{dump}");
+}

@@ -182,7 +182,9 @@ pub enum ProgVerb {
     /// Load the first program of OBJ and pin it at PATH.
     #[command(
         after_help = "PATH defaults to /sys/fs/bpf/<stem>, the file name without `.o` and `.bpf`.\n\
-Options after OBJ [PATH], as in bpftool:\n  type TYPE                    program type when the section name does not say it\n  map {idx N | name NAME} MAP  reuse an existing map\n  pinmaps DIR                  pin every map of the object under DIR\n  autoattach                   attach each program by its section name, pin links at <pin>_link"
+Options after OBJ [PATH], as in bpftool:\n  type TYPE                    program type when the section name does not say it\n  map {idx N | name NAME} MAP  reuse an existing map\n  pinmaps DIR                  pin every map of the object under DIR\n  autoattach                   attach each program by its section name, pin links at <pin>_link\n\
+Objects with a legacy `maps` section (struct bpf_map_def, Aya's, iproute2's bpf_elf_map) are\n\
+rewritten in memory into BTF-defined maps; --rewrite-to FILE also writes that object."
     )]
     Load(LoadArgs),
     /// Run a program on test input with BPF_PROG_TEST_RUN and show its return value.
