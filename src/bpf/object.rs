@@ -5,6 +5,7 @@ use std::ffi::CString;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -118,9 +119,25 @@ pub fn open(spec: &LoadSpec<'_>) -> Result<OpenObject> {
             .pin_root_path(root)
             .with_context(|| format!("{}: not usable as a pin directory", root.display()))?;
     }
-    let mut open = builder
-        .open_file(spec.path)
-        .map_err(|e| invalid_object(spec.path, e))?;
+    let legacy = read_legacy(spec.path)?;
+    let mut open = match &legacy {
+        None => builder
+            .open_file(spec.path)
+            .map_err(|e| invalid_object(spec.path, e))?,
+        Some(converted) => {
+            // The name libbpf gives an object it opens from a file, so that its internal
+            // maps (.data, .bss) keep their names.
+            builder
+                .name(object_name(spec.path))
+                .with_context(|| format!("{}: file name not usable", spec.path.display()))?;
+            builder
+                .open_memory(&converted.object)
+                .map_err(|e| invalid_object(spec.path, e))?
+        }
+    };
+    if let Some(converted) = &legacy {
+        set_legacy_pins(&mut open, converted, spec.pin_root.is_some())?;
+    }
     if open.progs().next().is_none() {
         anyhow::bail!("{}: holds no BPF program", spec.path.display());
     }
@@ -162,6 +179,86 @@ pub fn open(spec: &LoadSpec<'_>) -> Result<OpenObject> {
             .with_context(|| format!("reusing a map for {}", names[index]))?;
     }
     Ok(open)
+}
+
+/// The object rewritten into one libbpf accepts when its maps are in a legacy `maps`
+/// section, else None (libbpf opens the file itself).
+fn read_legacy(path: &Path) -> Result<Option<super::legacy::Converted>> {
+    let data = crate::input::read_file(path, MAX_OBJECT, "reading object file")?;
+    if !super::legacy::has_maps_section(&data) {
+        return Ok(None);
+    }
+    super::legacy::convert(&data)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{}: legacy `maps` section: {e:#}", path.display()))
+}
+
+/// Largest object file read into memory for the legacy rewrite.
+const MAX_OBJECT: u64 = 256 << 20;
+
+/// Write the rewritten object of a file with a legacy `maps` section to `to` (a new file).
+pub fn rewrite_to(path: &Path, to: &Path) -> Result<()> {
+    let converted = read_legacy(path)?.with_context(|| {
+        format!(
+            "{}: has no legacy `maps` section, nothing to rewrite",
+            path.display()
+        )
+    })?;
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(to)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => anyhow::anyhow!(
+                "--rewrite-to {}: exists already; rbt writes only a new file",
+                to.display()
+            ),
+            _ => anyhow::Error::new(e).context(format!("--rewrite-to {}", to.display())),
+        })?;
+    std::io::Write::write_all(&mut out, &converted.object)
+        .with_context(|| format!("writing {}", to.display()))?;
+    crate::output::status_line(&format!(
+        "{}: {} legacy map(s) ({}) rewritten as BTF-defined maps into {}",
+        path.display(),
+        converted.maps.len(),
+        converted.layout.describe(),
+        to.display()
+    ));
+    Ok(())
+}
+
+/// libbpf's name for an object opened from `path`: the file name up to its first dot.
+fn object_name(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.split('.').next().unwrap_or_default();
+    stem.chars().take(63).collect()
+}
+
+/// Maps of a legacy object pinned by name where iproute2 or Aya pin them (unless `pinmaps
+/// DIR` puts all of the object's maps under DIR).
+fn set_legacy_pins(
+    open: &mut OpenObject,
+    converted: &super::legacy::Converted,
+    pinmaps: bool,
+) -> Result<()> {
+    if pinmaps {
+        return Ok(());
+    }
+    for pin in &converted.pins {
+        if let Some(mut map) = open
+            .maps_mut()
+            .find(|m| m.name().to_string_lossy() == pin.map)
+        {
+            map.set_pin_path(&pin.path)
+                .with_context(|| format!("map {}: pin path {}", pin.map, pin.path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 fn invalid_object(path: &Path, err: libbpf_rs::Error) -> anyhow::Error {

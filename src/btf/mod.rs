@@ -30,7 +30,6 @@ pub mod raw_dump;
 mod read;
 #[cfg(test)]
 pub(crate) mod testing;
-#[allow(dead_code)] // used by bpf::legacy, not yet wired into prog load
 pub mod write;
 
 use std::path::Path;

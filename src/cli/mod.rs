@@ -182,7 +182,9 @@ pub enum ProgVerb {
     /// Load the first program of OBJ and pin it at PATH.
     #[command(
         after_help = "PATH defaults to /sys/fs/bpf/<stem>, the file name without `.o` and `.bpf`.\n\
-Options after OBJ [PATH], as in bpftool:\n  type TYPE                    program type when the section name does not say it\n  map {idx N | name NAME} MAP  reuse an existing map\n  pinmaps DIR                  pin every map of the object under DIR\n  autoattach                   attach each program by its section name, pin links at <pin>_link"
+Options after OBJ [PATH], as in bpftool:\n  type TYPE                    program type when the section name does not say it\n  map {idx N | name NAME} MAP  reuse an existing map\n  pinmaps DIR                  pin every map of the object under DIR\n  autoattach                   attach each program by its section name, pin links at <pin>_link\n\
+Objects with a legacy `maps` section (struct bpf_map_def, Aya's, iproute2's bpf_elf_map) are\n\
+rewritten in memory into BTF-defined maps; --rewrite-to FILE also writes that object."
     )]
     Load(LoadArgs),
     /// Run a program on test input with BPF_PROG_TEST_RUN and show its return value.
@@ -265,6 +267,10 @@ pub struct LoadArgs {
     /// Write the whole verifier log to FILE (also on success).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Also write OBJ with its legacy `maps` section rewritten (BTF-defined maps in `.maps`)
+    /// to FILE, a new file, which bpftool and iproute2 load too.
+    #[arg(long, value_name = "FILE")]
+    pub rewrite_to: Option<PathBuf>,
 }
 
 /// The clap command with the version line filled in (rbt's and the libbpf it carries), and

@@ -103,14 +103,47 @@ fn annotation(btf: &Btf, m: &LegacyMap) -> Option<(u32, u32)> {
     (fits(key, m.key_size) && fits(value, m.value_size)).then_some((key, value))
 }
 
+/// clang's DATASEC of the legacy `maps` section (with -g) names a section that the rewrite
+/// renames: give it its size and each variable its offset, so libbpf takes it as settled
+/// instead of looking for the section, and the kernel accepts it.
+fn settle_legacy_datasec(
+    w: &mut Writer,
+    btf: &Btf,
+    maps: &[LegacyMap],
+    legacy_size: u64,
+) -> Result<()> {
+    let Some(id) = btf.find_by_name("maps") else {
+        return Ok(());
+    };
+    let Ok(Type::Datasec { vars, .. }) = btf.get(id) else {
+        return Ok(());
+    };
+    let entry = legacy_size / (maps.len().max(1) as u64);
+    let mut settled: Vec<(u32, u32, u32)> = Vec::new();
+    for v in vars {
+        let offset = maps
+            .iter()
+            .find(|m| m.name == v.name)
+            .map(|m| m.offset)
+            .with_context(|| format!("BTF variable {} of `maps` is no map symbol", v.name))?;
+        let offset = u32::try_from(offset).context("`maps` section too large")?;
+        settled.push((v.var, offset, entry as u32));
+    }
+    settled.sort_by_key(|v| v.1);
+    let size = u32::try_from(legacy_size).context("`maps` section too large")?;
+    w.datasec("maps", size.max(1), &settled, Some(id))?;
+    Ok(())
+}
+
 /// Build the BTF. `existing` is the object's `.BTF`; `base` is where the legacy maps start
 /// in `.maps` (after what the section already holds); `by_name` says which maps libbpf pins
-/// by name.
+/// by name; `legacy_size` is the size of the legacy `maps` section.
 pub fn synthesise(
     existing: Option<&[u8]>,
     maps: &[LegacyMap],
     by_name: &dyn Fn(&LegacyMap) -> bool,
     base: u64,
+    legacy_size: u64,
 ) -> Result<Synth> {
     let parsed = existing
         .map(Btf::from_raw)
@@ -138,6 +171,9 @@ pub fn synthesise(
                 old_sec = Some((id, *size));
             }
         }
+    }
+    if let Some(btf) = &parsed {
+        settle_legacy_datasec(&mut w, btf, maps, legacy_size)?;
     }
     let int = w.int("int", 4, true);
     let annotated = |name: &str| {
@@ -238,7 +274,7 @@ mod tests {
     #[test]
     fn new_btf_describes_each_map() {
         let maps = [map("counts", 2, 0, 0, 0), map("hits", 1, 0, 0, 0)];
-        let s = synthesise(None, &maps, &|m| m.name == "hits", 0).unwrap();
+        let s = synthesise(None, &maps, &|m| m.name == "hits", 0, 0).unwrap();
         let btf = Btf::from_raw(&s.btf).unwrap();
         let ds = btf.find_by_name(".maps").unwrap();
         let vars = btf.datasec_vars(ds);
@@ -268,13 +304,13 @@ mod tests {
     #[test]
     fn map_in_map_gets_values_and_a_slot() {
         let maps = [map("inner", 2, 7, 0, 2), map("outer", 12, 0, 7, 0)];
-        let s = synthesise(None, &maps, &|_| false, 8).unwrap();
+        let s = synthesise(None, &maps, &|_| false, 8, 0).unwrap();
         assert_eq!(s.placed[0].offset, 8);
         let outer = &s.placed[1];
         assert_eq!(outer.size, 32 + 8 * 3);
         assert_eq!(s.slots, [(outer.offset + 32 + 16, "inner".to_string())]);
         let bad = [map("inner", 2, 7, 0, 9), map("outer", 12, 0, 7, 0)];
-        let e = synthesise(None, &bad, &|_| false, 0)
+        let e = synthesise(None, &bad, &|_| false, 0, 0)
             .err()
             .unwrap()
             .to_string();
@@ -288,7 +324,7 @@ mod tests {
         let v = w.var("btfmap", int, VAR_GLOBAL);
         w.datasec(".maps", 0, &[(v, 0, 4)], None).unwrap();
         let raw = w.finish();
-        let s = synthesise(Some(&raw), &[map("legacy", 1, 0, 0, 0)], &|_| false, 8).unwrap();
+        let s = synthesise(Some(&raw), &[map("legacy", 1, 0, 0, 0)], &|_| false, 8, 0).unwrap();
         let btf = Btf::from_raw(&s.btf).unwrap();
         let ds = btf.find_by_name(".maps").unwrap();
         let names: Vec<String> = btf
@@ -297,7 +333,7 @@ mod tests {
             .map(|v| v.name.to_string())
             .collect();
         assert_eq!(names, ["btfmap", "legacy"]);
-        let e = synthesise(Some(&raw), &[map("btfmap", 1, 0, 0, 0)], &|_| false, 8)
+        let e = synthesise(Some(&raw), &[map("btfmap", 1, 0, 0, 0)], &|_| false, 8, 0)
             .err()
             .unwrap()
             .to_string();
@@ -318,7 +354,7 @@ mod tests {
             &[("key", u32_t, 0), ("value", u64_t, 4)],
         );
         let raw = w.finish();
-        let s = synthesise(Some(&raw), &[map("counts", 2, 0, 0, 0)], &|_| false, 0).unwrap();
+        let s = synthesise(Some(&raw), &[map("counts", 2, 0, 0, 0)], &|_| false, 0, 0).unwrap();
         let btf = Btf::from_raw(&s.btf).unwrap();
         let ds = btf.find_by_name(".maps").unwrap();
         let Type::Struct(def) = btf.get(btf.datasec_vars(ds)[0].ty).unwrap() else {

@@ -1,7 +1,6 @@
 // Objects whose maps are in a legacy `maps` section (bpf_map_def, Aya's form, iproute2's
 // bpf_elf_map), which libbpf 1.x refuses: rewritten in memory into an object libbpf
 // accepts, with a BTF-defined map in `.maps` for each legacy map.
-#![allow(dead_code)] // not yet called by prog load: the loader wiring comes next (issue 16)
 
 pub mod defs;
 mod elf;
@@ -14,7 +13,6 @@ use anyhow::{bail, Context, Result};
 use defs::{Layout, LegacyMap, MapSymbol, PIN_GLOBAL_NS};
 use elf::{Elf, Section};
 
-#[allow(unused_imports)]
 pub use elf::has_maps_section;
 
 /// Where iproute2 pins (and looks for) its PIN_GLOBAL_NS maps.
@@ -80,7 +78,8 @@ pub fn convert(data: &[u8]) -> Result<Converted> {
     let btf_idx = elf.index_of(".BTF");
     let existing_btf = btf_idx.map(|i| elf.sections[i].data.clone());
     let by_name = |m: &LegacyMap| pin_path(layout, m).is_some();
-    let synth = maps_btf::synthesise(existing_btf.as_deref(), &maps, &by_name, base)?;
+    let legacy_size = elf.sections[maps_idx].data.len() as u64;
+    let synth = maps_btf::synthesise(existing_btf.as_deref(), &maps, &by_name, base, legacy_size)?;
     let end = synth
         .placed
         .iter()

@@ -245,6 +245,13 @@ fn load(args: &LoadArgs, all: bool, g: &Globals, out: &mut Output) -> Result<()>
             let _ = std::fs::remove_dir(&dir);
         });
     }
+    if let Some(to) = &args.rewrite_to {
+        object::rewrite_to(&opts.obj, to)?;
+        let to = to.clone();
+        rollback.push(move || {
+            let _ = std::fs::remove_file(&to);
+        });
+    }
     load_and_pin(args, &opts, prog_type, &target, all, &mut rollback)?;
     bpf::stream::interrupted()?;
     rollback.commit();
@@ -296,6 +303,12 @@ fn load_and_pin(
     by_name.retain(|(_, path)| path.symlink_metadata().is_err());
     for (_, path) in &by_name {
         if let Some(dir) = path.parent() {
+            // iproute2's /sys/fs/bpf/tc/globals for a legacy object's PIN_GLOBAL_NS maps
+            // may not exist yet: made here (and removed again if the load fails).
+            let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+            for d in missing.into_iter().rev() {
+                object::prepare_pin_dir(d, rollback)?;
+            }
             bpffs::check_trusted_dir(dir)?;
         }
     }
