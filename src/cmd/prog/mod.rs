@@ -229,49 +229,143 @@ fn load(args: &LoadArgs, all: bool, g: &Globals, out: &mut Output) -> Result<()>
     };
     object::check_file(&opts.obj)?;
     bpffs::ensure_mounted(g.nomount)?;
+    remove_stale_temporaries(&target, all);
     // Refuse a bad pin path before anything is loaded. From here on SIGINT, SIGTERM and
     // SIGHUP roll back what was done: all of the object's pins, or none.
     bpf::stream::defer_interrupts()?;
     let mut rollback = Rollback::new();
-    let created_dir = if all {
-        prepare_pin_dir(&target)?
-    } else {
-        bpffs::check_pin_path(&target)?;
-        false
-    };
-    if created_dir {
-        let dir = target.clone();
+    let mut plan = plan_pins(&target, all, &mut rollback)?;
+    load_and_pin(args, &opts, prog_type, &mut plan, &mut rollback)?;
+    bpf::stream::interrupted()?;
+    // Everything is pinned under temporary names: move it into place. Against SIGKILL this
+    // is the one step that makes the pins appear (a new DIR, or `load`'s PATH, appears in one
+    // rename); a kill before it leaves only temporaries, which the next run removes.
+    for (tmp, fin) in plan.moves(opts.autoattach) {
+        bpf::staging::rename_noreplace(&tmp, &fin)?;
         rollback.push(move || {
-            let _ = std::fs::remove_dir(&dir);
+            let _ = bpf::staging::rename_noreplace(&fin, &tmp);
         });
     }
-    load_and_pin(args, &opts, prog_type, &target, all, &mut rollback)?;
-    bpf::stream::interrupted()?;
     rollback.commit();
     out.done(None)?;
     Ok(())
 }
 
-/// For loadall: DIR may exist (empty of our names) or be created on a bpffs.
-fn prepare_pin_dir(dir: &Path) -> Result<bool> {
-    if dir.is_dir() {
-        if !bpffs::is_bpffs(dir) {
-            anyhow::bail!("{}: is not on a bpffs", dir.display());
-        }
-        bpffs::check_trusted_dir(dir)?;
-        return Ok(false);
+/// Remove what an earlier rbt, killed mid-load, left under temporary names in the
+/// directories this load uses (`load`: PATH's directory; `loadall`: DIR and its parent).
+fn remove_stale_temporaries(target: &Path, all: bool) {
+    let mut dirs = Vec::new();
+    if all && target.is_dir() {
+        dirs.push(target.to_path_buf());
     }
-    bpffs::check_pin_path(dir)?;
-    bpffs::create_dirs(dir)?;
-    Ok(true)
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+        dirs.push(parent.to_path_buf());
+    }
+    for dir in dirs {
+        for (path, pid) in bpf::staging::remove_stale(&dir) {
+            crate::output::status_line(&format!(
+                "removed stale temporary pin {} left by a killed rbt (pid {pid})",
+                path.display()
+            ));
+        }
+    }
+}
+
+/// Where a load pins its programs: under temporary names first, moved into place at the end.
+struct PinPlan {
+    all: bool,
+    /// The directory the programs are pinned in (loadall), or the temporary pin (load).
+    pin_at: PathBuf,
+    /// A directory this load creates (loadall DIR): made under a temporary name and renamed
+    /// into place whole, as (temporary, final).
+    new_dir: Option<(PathBuf, PathBuf)>,
+    /// (temporary, final) of each program pin, when they are moved one by one.
+    pins: Vec<(PathBuf, PathBuf)>,
+}
+
+impl PinPlan {
+    /// Where the program `name` is pinned now (its temporary path).
+    fn pin_path(&mut self, name: &str) -> PathBuf {
+        if !self.all {
+            return self.pin_at.clone();
+        }
+        match &self.new_dir {
+            Some(_) => self.pin_at.join(name),
+            None => {
+                let fin = self.pin_at.join(name);
+                let tmp = bpf::staging::temp_path(&fin);
+                self.pins.push((tmp.clone(), fin));
+                tmp
+            }
+        }
+    }
+
+    /// The renames that put everything in place: the new directory, or each program pin
+    /// (and its `_link` pin with autoattach).
+    fn moves(&self, autoattach: bool) -> Vec<(PathBuf, PathBuf)> {
+        if let Some(dir) = &self.new_dir {
+            return vec![dir.clone()];
+        }
+        let mut moves = Vec::new();
+        for (tmp, fin) in &self.pins {
+            moves.push((tmp.clone(), fin.clone()));
+            let link = bpf::link_pin::autoattach(tmp);
+            if autoattach && link.symlink_metadata().is_ok() {
+                moves.push((link, bpf::link_pin::autoattach(fin)));
+            }
+        }
+        moves
+    }
+}
+
+/// Check the target and make the plan. `load`: PATH must be free; the program is pinned
+/// as `rbt-tmp-<pid>-<name>` beside it. `loadall`: DIR may exist (the programs are pinned
+/// beside their final names, then renamed one by one), or is created as
+/// `rbt-tmp-<pid>-<dir>` and renamed into place whole.
+fn plan_pins(target: &Path, all: bool, rollback: &mut Rollback<'_>) -> Result<PinPlan> {
+    if !all {
+        bpffs::check_pin_path(target)?;
+        let tmp = bpf::staging::temp_path(target);
+        return Ok(PinPlan {
+            all,
+            pins: vec![(tmp.clone(), target.to_path_buf())],
+            pin_at: tmp,
+            new_dir: None,
+        });
+    }
+    if target.is_dir() {
+        if !bpffs::is_bpffs(target) {
+            anyhow::bail!("{}: is not on a bpffs", target.display());
+        }
+        bpffs::check_trusted_dir(target)?;
+        return Ok(PinPlan {
+            all,
+            pin_at: target.to_path_buf(),
+            new_dir: None,
+            pins: Vec::new(),
+        });
+    }
+    bpffs::check_pin_path(target)?;
+    let tmp = bpf::staging::temp_path(target);
+    bpffs::check_pin_path(&tmp)?;
+    for made in bpffs::create_dirs(&tmp)? {
+        rollback.push(move || {
+            let _ = std::fs::remove_dir(&made);
+        });
+    }
+    Ok(PinPlan {
+        all,
+        pin_at: tmp.clone(),
+        new_dir: Some((tmp, target.to_path_buf())),
+        pins: Vec::new(),
+    })
 }
 
 fn load_and_pin(
     args: &LoadArgs,
     opts: &LoadOptions,
     prog_type: Option<(u32, u32)>,
-    target: &Path,
-    all: bool,
+    plan: &mut PinPlan,
     rollback: &mut Rollback<'_>,
 ) -> Result<()> {
     let mut reuse_maps = Vec::new();
@@ -313,19 +407,15 @@ fn load_and_pin(
     }
     let mut prog_pins: Vec<(String, PathBuf)> = Vec::new();
     for prog in obj.progs() {
-        let path = if all {
-            target.join(prog.name())
-        } else {
-            target.to_path_buf()
-        };
+        let name = prog.name().to_string_lossy().into_owned();
+        let path = plan.pin_path(&name);
         bpf::stream::interrupted()?;
-        bpf::obj_pin(prog.as_fd(), &path)
-            .with_context(|| format!("pinning program {}", prog.name().to_string_lossy()))?;
-        prog_pins.push((prog.name().to_string_lossy().into_owned(), path.clone()));
+        bpf::obj_pin(prog.as_fd(), &path).with_context(|| format!("pinning program {name}"))?;
+        prog_pins.push((name, path.clone()));
         rollback.push(move || {
             let _ = std::fs::remove_file(&path);
         });
-        if !all {
+        if !plan.all {
             break;
         }
     }
