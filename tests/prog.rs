@@ -670,10 +670,16 @@ fn loadall_killed_leaves_dir_whole_or_absent_and_next_run_cleans() {
     let obj = fixture("trace_events").display().to_string();
     let dir = PinDir::new();
     let parent = dir.path.display().to_string();
-    // Killed after the first pin, and in the middle (3 of 5).
+    // Killed after the first pin, and in the middle (3 of 5) with `pinmaps DIR` (a new one
+    // is staged the same way).
     for (round, after) in [1usize, 3].into_iter().enumerate() {
         let target = dir.join(&format!("all{round}"));
-        let (child, rbt_pid) = slowed_rbt(&["prog", "loadall", &obj, &target], 100_000);
+        let maps = dir.join(&format!("maps{round}"));
+        let mut args = vec!["prog", "loadall", obj.as_str(), target.as_str()];
+        if round == 1 {
+            args.extend(["pinmaps", maps.as_str()]);
+        }
+        let (child, rbt_pid) = slowed_rbt(&args, 100_000);
         let tmp_pins = || {
             temporaries(&parent)
                 .iter()
@@ -684,25 +690,41 @@ fn loadall_killed_leaves_dir_whole_or_absent_and_next_run_cleans() {
         let (code, err) = signal_rbt(child, &rbt_pid, "KILL");
         assert_eq!(code, None, "killed: {err}");
         assert!(
-            !std::path::Path::new(&target).exists(),
-            "DIR appears only whole: {:?}",
+            !std::path::Path::new(&target).exists() && !std::path::Path::new(&maps).exists(),
+            "DIR and pinmaps DIR appear only whole: {:?}",
             entries(&dir.path)
         );
-        let tmp = format!("rbt-tmp-{rbt_pid}-all{round}");
-        assert_eq!(temporaries(&parent), [tmp.clone()]);
+        let mut tmps = vec![format!("rbt-tmp-{rbt_pid}-all{round}")];
+        if round == 1 {
+            tmps.push(format!("rbt-tmp-{rbt_pid}-maps{round}"));
+        }
+        assert_eq!(temporaries(&parent), tmps);
         assert!(tmp_pins() >= after);
 
-        // The next load into the same DIR removes the temporary, says so, and loads.
-        let (code, _, err) = run(&["prog", "loadall", &obj, &target]);
+        // The next load into the same DIR removes the temporaries, says so, and loads.
+        let (code, _, err) = run(&args);
         assert_eq!(code, 0, "{err}");
-        assert!(
-            err.contains(&format!(
-                "removed stale temporary pin {parent}/{tmp} left by a killed rbt (pid {rbt_pid})"
-            )),
-            "{err}"
-        );
+        for tmp in &tmps {
+            assert!(
+                err.contains(&format!(
+                    "removed stale temporary pin {parent}/{tmp} left by a killed rbt (pid {rbt_pid})"
+                )),
+                "{err}"
+            );
+        }
         assert_eq!(temporaries(&parent), Vec::<String>::new());
         assert_eq!(entries(std::path::Path::new(&target)), TRACE_EVENTS_PROGS);
+        if round == 1 {
+            assert_eq!(
+                entries(std::path::Path::new(&maps)),
+                [
+                    "rbt_trace_cnt",
+                    "rbt_trace_pa",
+                    "rbt_trace_rb",
+                    "trace_ev_rodata"
+                ]
+            );
+        }
     }
 }
 

@@ -229,7 +229,7 @@ fn load(args: &LoadArgs, all: bool, g: &Globals, out: &mut Output) -> Result<()>
     };
     object::check_file(&opts.obj)?;
     bpffs::ensure_mounted(g.nomount)?;
-    remove_stale_temporaries(&target, all);
+    remove_stale_temporaries(&target, all, opts.pinmaps.as_deref());
     // Refuse a bad pin path before anything is loaded. From here on SIGINT, SIGTERM and
     // SIGHUP roll back what was done: all of the object's pins, or none.
     bpf::stream::defer_interrupts()?;
@@ -253,14 +253,19 @@ fn load(args: &LoadArgs, all: bool, g: &Globals, out: &mut Output) -> Result<()>
 
 /// Remove what an earlier rbt, killed mid-load, left under temporary names in the
 /// directories this load uses (`load`: PATH's directory; `loadall`: DIR and its parent).
-fn remove_stale_temporaries(target: &Path, all: bool) {
+fn remove_stale_temporaries(target: &Path, all: bool, pinmaps: Option<&Path>) {
     let mut dirs = Vec::new();
-    if all && target.is_dir() {
-        dirs.push(target.to_path_buf());
+    for (path, is_dir) in [(Some(target), all), (pinmaps, true)] {
+        let Some(path) = path else { continue };
+        if is_dir && path.is_dir() {
+            dirs.push(path.to_path_buf());
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            dirs.push(parent.to_path_buf());
+        }
     }
-    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-        dirs.push(parent.to_path_buf());
-    }
+    dirs.sort();
+    dirs.dedup();
     for dir in dirs {
         for (path, pid) in bpf::staging::remove_stale(&dir) {
             crate::output::status_line(&format!(
@@ -281,6 +286,9 @@ struct PinPlan {
     new_dir: Option<(PathBuf, PathBuf)>,
     /// (temporary, final) of each program pin, when they are moved one by one.
     pins: Vec<(PathBuf, PathBuf)>,
+    /// (temporary, final) of `pinmaps DIR` when this load creates it, or of each map pin in
+    /// it; moved into place before the programs.
+    maps: Vec<(PathBuf, PathBuf)>,
 }
 
 impl PinPlan {
@@ -303,10 +311,11 @@ impl PinPlan {
     /// The renames that put everything in place: the new directory, or each program pin
     /// (and its `_link` pin with autoattach).
     fn moves(&self, autoattach: bool) -> Vec<(PathBuf, PathBuf)> {
+        let mut moves = self.maps.clone();
         if let Some(dir) = &self.new_dir {
-            return vec![dir.clone()];
+            moves.push(dir.clone());
+            return moves;
         }
-        let mut moves = Vec::new();
         for (tmp, fin) in &self.pins {
             moves.push((tmp.clone(), fin.clone()));
             let link = bpf::link_pin::autoattach(tmp);
@@ -331,6 +340,7 @@ fn plan_pins(target: &Path, all: bool, rollback: &mut Rollback<'_>) -> Result<Pi
             pins: vec![(tmp.clone(), target.to_path_buf())],
             pin_at: tmp,
             new_dir: None,
+            maps: Vec::new(),
         });
     }
     if target.is_dir() {
@@ -343,6 +353,7 @@ fn plan_pins(target: &Path, all: bool, rollback: &mut Rollback<'_>) -> Result<Pi
             pin_at: target.to_path_buf(),
             new_dir: None,
             pins: Vec::new(),
+            maps: Vec::new(),
         });
     }
     bpffs::check_pin_path(target)?;
@@ -358,6 +369,7 @@ fn plan_pins(target: &Path, all: bool, rollback: &mut Rollback<'_>) -> Result<Pi
         pin_at: tmp.clone(),
         new_dir: Some((tmp, target.to_path_buf())),
         pins: Vec::new(),
+        maps: Vec::new(),
     })
 }
 
@@ -380,13 +392,26 @@ fn load_and_pin(
         want_log: args.log.is_some(),
         pin_root: opts.pinmaps.as_deref(),
     };
-    // `pinmaps DIR` must exist before the load: libbpf pins LIBBPF_PIN_BY_NAME maps there.
-    if let Some(dir) = &opts.pinmaps {
-        object::prepare_pin_dir(dir, rollback)?;
-    }
     let open = object::open(&spec)?;
     // By-name pins that do not exist yet are made by this load (existing ones are reused).
     let mut by_name = object::pinned_by_name(&open);
+    // `pinmaps DIR`: when this load creates it and libbpf pins nothing there by name, it is
+    // made under a temporary name and renamed into place at the end (like a loadall DIR);
+    // otherwise it must exist before the load (libbpf pins LIBBPF_PIN_BY_NAME maps there)
+    // and each map rbt pins in it is staged.
+    let mut maps_at = None;
+    if let Some(dir) = &opts.pinmaps {
+        if by_name.is_empty() && dir.symlink_metadata().is_err() {
+            bpffs::check_pin_path(dir)?;
+            let tmp = bpf::staging::temp_path(dir);
+            object::prepare_pin_dir(&tmp, rollback)?;
+            plan.maps.push((tmp.clone(), dir.clone()));
+            maps_at = Some((tmp, false));
+        } else {
+            object::prepare_pin_dir(dir, rollback)?;
+            maps_at = Some((dir.clone(), true));
+        }
+    }
     by_name.retain(|(_, path)| path.symlink_metadata().is_err());
     for (_, path) in &by_name {
         if let Some(dir) = path.parent() {
@@ -419,8 +444,9 @@ fn load_and_pin(
             break;
         }
     }
-    if let Some(dir) = &opts.pinmaps {
-        object::pin_maps(&mut obj, dir, rollback)?;
+    if let Some((dir, staged)) = &maps_at {
+        let moves = object::pin_maps(&mut obj, dir, *staged, rollback)?;
+        plan.maps.extend(moves);
     }
     if opts.autoattach {
         crate::cmd::attach::autoattach(&obj, &prog_pins, rollback)?;
