@@ -774,7 +774,7 @@ fn load_killed_leaves_no_path_and_next_run_cleans() {
     let tmp = format!("rbt-tmp-{rbt_pid}-one");
     assert_eq!(
         entries(&dir.path),
-        [tmp.clone()],
+        std::slice::from_ref(&tmp),
         "no PATH, only the temporary"
     );
 
