@@ -553,59 +553,273 @@ fn pins_refuse_directories_other_users_control() {
     );
 }
 
-/// `prog loadall` killed with SIGTERM after it has pinned some programs: it removes what it
-/// pinned and the directory it made, then exits 1. The pins are slowed with strace so the
-/// signal lands in the middle.
-#[test]
-fn loadall_interrupted_leaves_nothing() {
-    require_kernel!("prog loadall");
+/// rbt under `strace -f` with every bpf syscall slowed by `delay_us` microseconds, so that
+/// a signal can land between two pins. Returns strace (whose stderr is rbt's) and rbt's pid.
+fn slowed_rbt(args: &[&str], delay_us: u32) -> (std::process::Child, String) {
     assert!(
         which("strace").is_some(),
         "strace is needed: run `make deps`"
     );
-    let bin = assert_cmd::cargo::cargo_bin("rbt");
-    let obj = fixture("trace_events").display().to_string();
-    let dir = PinDir::new();
-    let target = dir.join("all");
-    let mut child = Command::new("strace")
+    let child = Command::new("strace")
         .args([
             "-f",
             "-o",
             "/dev/null",
             "-e",
-            "inject=bpf:delay_exit=300000",
+            &format!("inject=bpf:delay_exit={delay_us}"),
         ])
-        .arg(&bin)
-        .args(["prog", "loadall", &obj, &target])
+        .arg(assert_cmd::cargo::cargo_bin("rbt"))
+        .args(args)
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("strace");
-    // Wait for the first pin, then TERM rbt (strace's child).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::fs::read_dir(&target).map_or(0, |d| d.count()) == 0 {
-        assert!(std::time::Instant::now() < deadline, "no pin appeared");
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut rbt_pid = String::new();
+    wait_for("rbt under strace", || {
+        let pids = Command::new("pgrep")
+            .args(["-P", &child.id().to_string()])
+            .output()
+            .expect("pgrep");
+        rbt_pid = String::from_utf8_lossy(&pids.stdout).trim().to_owned();
+        !rbt_pid.is_empty()
+    });
+    (child, rbt_pid)
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "waited for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    let pids = Command::new("pgrep")
-        .args(["-P", &child.id().to_string()])
-        .output()
-        .expect("pgrep");
-    let rbt_pid = String::from_utf8_lossy(&pids.stdout).trim().to_owned();
-    assert!(!rbt_pid.is_empty(), "rbt under strace");
+}
+
+/// Send `sig` to rbt, wait for strace, and return rbt's exit code and stderr.
+fn signal_rbt(mut child: std::process::Child, rbt_pid: &str, sig: &str) -> (Option<i32>, String) {
     assert!(Command::new("kill")
-        .args(["-TERM", &rbt_pid])
+        .args([&format!("-{sig}"), rbt_pid])
         .status()
         .expect("kill")
         .success());
     let status = child.wait().expect("wait");
     let mut err = String::new();
     child.stderr.take().map(|mut e| e.read_to_string(&mut err));
-    assert_eq!(status.code(), Some(1), "{err}");
+    (status.code(), err)
+}
+
+/// The rbt temporaries (`rbt-tmp-<pid>-...`) in `dir`.
+fn temporaries(dir: &str) -> Vec<String> {
+    entries(std::path::Path::new(dir))
+        .into_iter()
+        .filter(|n| n.starts_with("rbt-tmp-"))
+        .collect()
+}
+
+/// Pins in `dir` and in the temporary directories in it.
+fn pins_under(dir: &str) -> usize {
+    let Ok(list) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    list.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => pins_under(&e.path().display().to_string()),
+            _ => 1,
+        })
+        .sum()
+}
+
+/// The program names of the trace_events fixture, as `prog loadall` pins them.
+const TRACE_EVENTS_PROGS: [&str; 5] = [
+    "rbt_kprobe",
+    "rbt_raw_enter",
+    "rbt_tp_getppid",
+    "rbt_uprobe",
+    "rbt_uretprobe",
+];
+
+/// `prog loadall` killed with SIGTERM after it has pinned some programs: it removes what it
+/// pinned and the directory it made, then exits 1. The pins are slowed with strace so the
+/// signal lands in the middle.
+#[test]
+fn loadall_interrupted_leaves_nothing() {
+    require_kernel!("prog loadall");
+    let obj = fixture("trace_events").display().to_string();
+    let dir = PinDir::new();
+    let target = dir.join("all");
+    let (child, rbt_pid) = slowed_rbt(&["prog", "loadall", &obj, &target], 300_000);
+    // Wait for the first pin (in the temporary directory), then TERM rbt.
+    wait_for("the first pin", || {
+        pins_under(&dir.path.display().to_string()) > 0
+    });
+    let (code, err) = signal_rbt(child, &rbt_pid, "TERM");
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("interrupted by SIGTERM"), "{err}");
     assert!(
         !std::path::Path::new(&target).exists(),
         "the programs pinned before the signal are removed, and the directory: {err}"
     );
+    assert_eq!(entries(&dir.path), Vec::<String>::new(), "{err}");
+}
+
+/// SIGKILL cannot be caught: rbt pins under temporary names (a new DIR is made as a
+/// temporary directory) and renames into place at the end, so a kill at any point leaves
+/// DIR whole or absent; the next run removes the temporaries and says so.
+#[test]
+fn loadall_killed_leaves_dir_whole_or_absent_and_next_run_cleans() {
+    require_kernel!("prog loadall");
+    let obj = fixture("trace_events").display().to_string();
+    let dir = PinDir::new();
+    let parent = dir.path.display().to_string();
+    // Killed after the first pin, and in the middle (3 of 5) with `pinmaps DIR` (a new one
+    // is staged the same way).
+    for (round, after) in [1usize, 3].into_iter().enumerate() {
+        let target = dir.join(&format!("all{round}"));
+        let maps = dir.join(&format!("maps{round}"));
+        let mut args = vec!["prog", "loadall", obj.as_str(), target.as_str()];
+        if round == 1 {
+            args.extend(["pinmaps", maps.as_str()]);
+        }
+        let (child, rbt_pid) = slowed_rbt(&args, 100_000);
+        let tmp_pins = || {
+            temporaries(&parent)
+                .iter()
+                .map(|t| pins_under(&format!("{parent}/{t}")))
+                .sum::<usize>()
+        };
+        wait_for("pins", || tmp_pins() >= after);
+        let (code, err) = signal_rbt(child, &rbt_pid, "KILL");
+        assert_eq!(code, None, "killed: {err}");
+        assert!(
+            !std::path::Path::new(&target).exists() && !std::path::Path::new(&maps).exists(),
+            "DIR and pinmaps DIR appear only whole: {:?}",
+            entries(&dir.path)
+        );
+        let mut tmps = vec![format!("rbt-tmp-{rbt_pid}-all{round}")];
+        if round == 1 {
+            tmps.push(format!("rbt-tmp-{rbt_pid}-maps{round}"));
+        }
+        assert_eq!(temporaries(&parent), tmps);
+        assert!(tmp_pins() >= after);
+
+        // The next load into the same DIR removes the temporaries, says so, and loads.
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 0, "{err}");
+        for tmp in &tmps {
+            assert!(
+                err.contains(&format!(
+                    "removed stale temporary pin {parent}/{tmp} left by a killed rbt (pid {rbt_pid})"
+                )),
+                "{err}"
+            );
+        }
+        assert_eq!(temporaries(&parent), Vec::<String>::new());
+        assert_eq!(entries(std::path::Path::new(&target)), TRACE_EVENTS_PROGS);
+        if round == 1 {
+            assert_eq!(
+                entries(std::path::Path::new(&maps)),
+                [
+                    "rbt_trace_cnt",
+                    "rbt_trace_pa",
+                    "rbt_trace_rb",
+                    "trace_ev_rodata"
+                ]
+            );
+        }
+    }
+}
+
+/// Into a DIR that exists, each program is pinned beside its final name and renamed at the
+/// end: a kill leaves no final name, only temporaries, which the next run removes.
+#[test]
+fn loadall_into_existing_dir_killed_leaves_no_final_pin() {
+    require_kernel!("prog loadall");
+    let obj = fixture("trace_events").display().to_string();
+    let dir = PinDir::new();
+    let target = dir.path.display().to_string();
+    let (child, rbt_pid) = slowed_rbt(&["prog", "loadall", &obj, &target], 100_000);
+    wait_for("two pins", || pins_under(&target) >= 2);
+    let (code, err) = signal_rbt(child, &rbt_pid, "KILL");
+    assert_eq!(code, None, "killed: {err}");
+    let left = entries(&dir.path);
+    assert!(left.len() >= 2, "{left:?}");
+    assert_eq!(temporaries(&target), left, "only temporaries: {left:?}");
+
+    let (code, _, err) = run(&["prog", "loadall", &obj, &target]);
+    assert_eq!(code, 0, "{err}");
+    for name in &left {
+        assert!(
+            err.contains(&format!(
+                "removed stale temporary pin {target}/{name} left by a killed rbt (pid {rbt_pid})"
+            )),
+            "{name}: {err}"
+        );
+    }
+    assert_eq!(entries(&dir.path), TRACE_EVENTS_PROGS);
+}
+
+/// `prog load OBJ PATH` killed after its pin: PATH does not exist; the temporary beside it
+/// is removed by the next load into that directory.
+#[test]
+fn load_killed_leaves_no_path_and_next_run_cleans() {
+    require_kernel!("prog load");
+    let obj = fixture("trace_events").display().to_string();
+    let dir = PinDir::new();
+    let path = dir.join("one");
+    let (child, rbt_pid) = slowed_rbt(&["prog", "load", &obj, &path], 1_000_000);
+    wait_for("the temporary pin", || {
+        pins_under(&dir.path.display().to_string()) >= 1
+    });
+    let (code, err) = signal_rbt(child, &rbt_pid, "KILL");
+    assert_eq!(code, None, "killed: {err}");
+    let tmp = format!("rbt-tmp-{rbt_pid}-one");
+    assert_eq!(
+        entries(&dir.path),
+        std::slice::from_ref(&tmp),
+        "no PATH, only the temporary"
+    );
+
+    let other = dir.join("two");
+    let (code, _, err) = run(&["prog", "load", &obj, &other]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!(
+            "removed stale temporary pin {}/{tmp} left by a killed rbt (pid {rbt_pid})",
+            dir.path.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(entries(&dir.path), ["two"]);
+}
+
+/// Only temporaries whose rbt is gone are removed: a running process's are left alone, and
+/// so is any other name.
+#[test]
+fn temporaries_of_running_processes_are_kept() {
+    require_kernel!("prog load");
+    let obj = fixture("prog_basic").display().to_string();
+    let dir = PinDir::new();
+    let mut gone = Command::new("true").spawn().expect("true");
+    gone.wait().expect("wait");
+    let dead = format!("rbt-tmp-{}-x", gone.id());
+    let live = format!("rbt-tmp-{}-x", std::process::id());
+    for name in [&dead, &live, &"rbt-tmp-x-y".to_owned(), &"mine".to_owned()] {
+        std::fs::create_dir(dir.path.join(name)).expect("mkdir");
+    }
+    let (code, _, err) = run(&["prog", "load", &obj, &dir.join("p")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("temporary pin {}/{dead} ", dir.path.display())),
+        "{err}"
+    );
+    assert_eq!(err.matches("removed stale").count(), 1, "{err}");
+    let mut want = vec![
+        "mine".to_owned(),
+        "p".to_owned(),
+        "rbt-tmp-x-y".to_owned(),
+        live,
+    ];
+    want.sort();
+    assert_eq!(entries(&dir.path), want);
 }
 
 /// Removes a pin outside any PinDir when the test ends, passed or failed.

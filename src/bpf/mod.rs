@@ -28,6 +28,7 @@ pub mod probe_live;
 pub mod profile;
 pub mod prog;
 pub mod prog_image;
+pub mod staging;
 pub mod stats;
 pub mod stream;
 pub mod struct_ops;

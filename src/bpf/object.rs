@@ -417,17 +417,33 @@ pub fn prepare_pin_dir(dir: &Path, rollback: &mut Rollback<'_>) -> Result<()> {
 /// Pin every map of a loaded object under `dir` (made ready by `prepare_pin_dir`), by map
 /// name with `.` made `_` (as libbpf does: bpffs names cannot hold dots); maps libbpf pinned
 /// by name are there already. Each pin is undone by `rollback` unless the caller commits.
-pub fn pin_maps(obj: &mut Object, dir: &Path, rollback: &mut Rollback<'_>) -> Result<()> {
+/// With `staged`, each map is pinned under its temporary name (`staging::temp_path`) and
+/// the (temporary, final) pairs are returned for the caller to rename into place.
+pub fn pin_maps(
+    obj: &mut Object,
+    dir: &Path,
+    staged: bool,
+    rollback: &mut Rollback<'_>,
+) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let mut moves = Vec::new();
     for map in obj.maps() {
         if map.is_pinned() {
             continue;
         }
         let name = map.name().to_string_lossy().replace('.', "_");
-        let path = dir.join(&name);
+        let fin = dir.join(&name);
+        let path = if staged {
+            super::staging::temp_path(&fin)
+        } else {
+            fin.clone()
+        };
         super::obj_pin(map.as_fd(), &path).with_context(|| format!("pinning map {name}"))?;
+        if staged {
+            moves.push((path.clone(), fin));
+        }
         rollback.push(move || {
             let _ = std::fs::remove_file(&path);
         });
     }
-    Ok(())
+    Ok(moves)
 }

@@ -229,22 +229,12 @@ fn load(args: &LoadArgs, all: bool, g: &Globals, out: &mut Output) -> Result<()>
     };
     object::check_file(&opts.obj)?;
     bpffs::ensure_mounted(g.nomount)?;
+    remove_stale_temporaries(&target, all, opts.pinmaps.as_deref());
     // Refuse a bad pin path before anything is loaded. From here on SIGINT, SIGTERM and
     // SIGHUP roll back what was done: all of the object's pins, or none.
     bpf::stream::defer_interrupts()?;
     let mut rollback = Rollback::new();
-    let created_dir = if all {
-        prepare_pin_dir(&target)?
-    } else {
-        bpffs::check_pin_path(&target)?;
-        false
-    };
-    if created_dir {
-        let dir = target.clone();
-        rollback.push(move || {
-            let _ = std::fs::remove_dir(&dir);
-        });
-    }
+    let mut plan = plan_pins(&target, all, &mut rollback)?;
     if let Some(to) = &args.rewrite_to {
         object::rewrite_to(&opts.obj, to)?;
         let to = to.clone();
@@ -252,33 +242,149 @@ fn load(args: &LoadArgs, all: bool, g: &Globals, out: &mut Output) -> Result<()>
             let _ = std::fs::remove_file(&to);
         });
     }
-    load_and_pin(args, &opts, prog_type, &target, all, &mut rollback)?;
+    load_and_pin(args, &opts, prog_type, &mut plan, &mut rollback)?;
     bpf::stream::interrupted()?;
+    // Everything is pinned under temporary names: move it into place. Against SIGKILL this
+    // is the one step that makes the pins appear (a new DIR, or `load`'s PATH, appears in one
+    // rename); a kill before it leaves only temporaries, which the next run removes.
+    for (tmp, fin) in plan.moves(opts.autoattach) {
+        bpf::staging::rename_noreplace(&tmp, &fin)?;
+        rollback.push(move || {
+            let _ = bpf::staging::rename_noreplace(&fin, &tmp);
+        });
+    }
     rollback.commit();
     out.done(None)?;
     Ok(())
 }
 
-/// For loadall: DIR may exist (empty of our names) or be created on a bpffs.
-fn prepare_pin_dir(dir: &Path) -> Result<bool> {
-    if dir.is_dir() {
-        if !bpffs::is_bpffs(dir) {
-            anyhow::bail!("{}: is not on a bpffs", dir.display());
+/// Remove what an earlier rbt, killed mid-load, left under temporary names in the
+/// directories this load uses (`load`: PATH's directory; `loadall`: DIR and its parent).
+fn remove_stale_temporaries(target: &Path, all: bool, pinmaps: Option<&Path>) {
+    let mut dirs = Vec::new();
+    for (path, is_dir) in [(Some(target), all), (pinmaps, true)] {
+        let Some(path) = path else { continue };
+        if is_dir && path.is_dir() {
+            dirs.push(path.to_path_buf());
         }
-        bpffs::check_trusted_dir(dir)?;
-        return Ok(false);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            dirs.push(parent.to_path_buf());
+        }
     }
-    bpffs::check_pin_path(dir)?;
-    bpffs::create_dirs(dir)?;
-    Ok(true)
+    dirs.sort();
+    dirs.dedup();
+    for dir in dirs {
+        for (path, pid) in bpf::staging::remove_stale(&dir) {
+            crate::output::status_line(&format!(
+                "removed stale temporary pin {} left by a killed rbt (pid {pid})",
+                path.display()
+            ));
+        }
+    }
+}
+
+/// Where a load pins its programs: under temporary names first, moved into place at the end.
+struct PinPlan {
+    all: bool,
+    /// The directory the programs are pinned in (loadall), or the temporary pin (load).
+    pin_at: PathBuf,
+    /// A directory this load creates (loadall DIR): made under a temporary name and renamed
+    /// into place whole, as (temporary, final).
+    new_dir: Option<(PathBuf, PathBuf)>,
+    /// (temporary, final) of each program pin, when they are moved one by one.
+    pins: Vec<(PathBuf, PathBuf)>,
+    /// (temporary, final) of `pinmaps DIR` when this load creates it, or of each map pin in
+    /// it; moved into place before the programs.
+    maps: Vec<(PathBuf, PathBuf)>,
+}
+
+impl PinPlan {
+    /// Where the program `name` is pinned now (its temporary path).
+    fn pin_path(&mut self, name: &str) -> PathBuf {
+        if !self.all {
+            return self.pin_at.clone();
+        }
+        match &self.new_dir {
+            Some(_) => self.pin_at.join(name),
+            None => {
+                let fin = self.pin_at.join(name);
+                let tmp = bpf::staging::temp_path(&fin);
+                self.pins.push((tmp.clone(), fin));
+                tmp
+            }
+        }
+    }
+
+    /// The renames that put everything in place: the new directory, or each program pin
+    /// (and its `_link` pin with autoattach).
+    fn moves(&self, autoattach: bool) -> Vec<(PathBuf, PathBuf)> {
+        let mut moves = self.maps.clone();
+        if let Some(dir) = &self.new_dir {
+            moves.push(dir.clone());
+            return moves;
+        }
+        for (tmp, fin) in &self.pins {
+            moves.push((tmp.clone(), fin.clone()));
+            let link = bpf::link_pin::autoattach(tmp);
+            if autoattach && link.symlink_metadata().is_ok() {
+                moves.push((link, bpf::link_pin::autoattach(fin)));
+            }
+        }
+        moves
+    }
+}
+
+/// Check the target and make the plan. `load`: PATH must be free; the program is pinned
+/// as `rbt-tmp-<pid>-<name>` beside it. `loadall`: DIR may exist (the programs are pinned
+/// beside their final names, then renamed one by one), or is created as
+/// `rbt-tmp-<pid>-<dir>` and renamed into place whole.
+fn plan_pins(target: &Path, all: bool, rollback: &mut Rollback<'_>) -> Result<PinPlan> {
+    if !all {
+        bpffs::check_pin_path(target)?;
+        let tmp = bpf::staging::temp_path(target);
+        return Ok(PinPlan {
+            all,
+            pins: vec![(tmp.clone(), target.to_path_buf())],
+            pin_at: tmp,
+            new_dir: None,
+            maps: Vec::new(),
+        });
+    }
+    if target.is_dir() {
+        if !bpffs::is_bpffs(target) {
+            anyhow::bail!("{}: is not on a bpffs", target.display());
+        }
+        bpffs::check_trusted_dir(target)?;
+        return Ok(PinPlan {
+            all,
+            pin_at: target.to_path_buf(),
+            new_dir: None,
+            pins: Vec::new(),
+            maps: Vec::new(),
+        });
+    }
+    bpffs::check_pin_path(target)?;
+    let tmp = bpf::staging::temp_path(target);
+    bpffs::check_pin_path(&tmp)?;
+    for made in bpffs::create_dirs(&tmp)? {
+        rollback.push(move || {
+            let _ = std::fs::remove_dir(&made);
+        });
+    }
+    Ok(PinPlan {
+        all,
+        pin_at: tmp.clone(),
+        new_dir: Some((tmp, target.to_path_buf())),
+        pins: Vec::new(),
+        maps: Vec::new(),
+    })
 }
 
 fn load_and_pin(
     args: &LoadArgs,
     opts: &LoadOptions,
     prog_type: Option<(u32, u32)>,
-    target: &Path,
-    all: bool,
+    plan: &mut PinPlan,
     rollback: &mut Rollback<'_>,
 ) -> Result<()> {
     let mut reuse_maps = Vec::new();
@@ -293,13 +399,26 @@ fn load_and_pin(
         want_log: args.log.is_some(),
         pin_root: opts.pinmaps.as_deref(),
     };
-    // `pinmaps DIR` must exist before the load: libbpf pins LIBBPF_PIN_BY_NAME maps there.
-    if let Some(dir) = &opts.pinmaps {
-        object::prepare_pin_dir(dir, rollback)?;
-    }
     let open = object::open(&spec)?;
     // By-name pins that do not exist yet are made by this load (existing ones are reused).
     let mut by_name = object::pinned_by_name(&open);
+    // `pinmaps DIR`: when this load creates it and libbpf pins nothing there by name, it is
+    // made under a temporary name and renamed into place at the end (like a loadall DIR);
+    // otherwise it must exist before the load (libbpf pins LIBBPF_PIN_BY_NAME maps there)
+    // and each map rbt pins in it is staged.
+    let mut maps_at = None;
+    if let Some(dir) = &opts.pinmaps {
+        if by_name.is_empty() && dir.symlink_metadata().is_err() {
+            bpffs::check_pin_path(dir)?;
+            let tmp = bpf::staging::temp_path(dir);
+            object::prepare_pin_dir(&tmp, rollback)?;
+            plan.maps.push((tmp.clone(), dir.clone()));
+            maps_at = Some((tmp, false));
+        } else {
+            object::prepare_pin_dir(dir, rollback)?;
+            maps_at = Some((dir.clone(), true));
+        }
+    }
     by_name.retain(|(_, path)| path.symlink_metadata().is_err());
     for (_, path) in &by_name {
         if let Some(dir) = path.parent() {
@@ -326,24 +445,21 @@ fn load_and_pin(
     }
     let mut prog_pins: Vec<(String, PathBuf)> = Vec::new();
     for prog in obj.progs() {
-        let path = if all {
-            target.join(prog.name())
-        } else {
-            target.to_path_buf()
-        };
+        let name = prog.name().to_string_lossy().into_owned();
+        let path = plan.pin_path(&name);
         bpf::stream::interrupted()?;
-        bpf::obj_pin(prog.as_fd(), &path)
-            .with_context(|| format!("pinning program {}", prog.name().to_string_lossy()))?;
-        prog_pins.push((prog.name().to_string_lossy().into_owned(), path.clone()));
+        bpf::obj_pin(prog.as_fd(), &path).with_context(|| format!("pinning program {name}"))?;
+        prog_pins.push((name, path.clone()));
         rollback.push(move || {
             let _ = std::fs::remove_file(&path);
         });
-        if !all {
+        if !plan.all {
             break;
         }
     }
-    if let Some(dir) = &opts.pinmaps {
-        object::pin_maps(&mut obj, dir, rollback)?;
+    if let Some((dir, staged)) = &maps_at {
+        let moves = object::pin_maps(&mut obj, dir, *staged, rollback)?;
+        plan.maps.extend(moves);
     }
     if opts.autoattach {
         crate::cmd::attach::autoattach(&obj, &prog_pins, rollback)?;
