@@ -892,3 +892,17 @@ fn maps_pinned_by_name_go_under_pinmaps_or_are_reported() {
         assert!(!PathBuf::from("/sys/fs/bpf/rbt-pbn-never").exists());
     }
 }
+
+#[test]
+fn log_file_holds_the_verifier_log_of_a_successful_load() {
+    require_kernel!("prog load");
+    let dir = PinDir::new();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let log = tmp.path().join("verifier.log");
+    let obj = fixture("prog_basic").display().to_string();
+    let log_arg = log.display().to_string();
+    let (code, _, err) = run(&["prog", "load", &obj, &dir.join("p"), "--log", &log_arg]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&log).expect("--log FILE written on success");
+    assert!(text.contains("processed "), "{text}");
+}

@@ -14,8 +14,9 @@ fn on_message(level: PrintLevel, msg: String) {
     if DEBUG.load(Ordering::Relaxed) {
         let _ = std::io::stderr().write_all(msg.as_bytes());
     }
-    // The verifier log of a failed load comes at Warn level; Debug is only chatter.
-    if level != PrintLevel::Debug {
+    // The verifier log of a failed load comes at Warn level, that of a successful load
+    // asked for with a log level at Debug; the rest of Debug is only chatter.
+    if level != PrintLevel::Debug || msg.contains("-- BEGIN PROG LOAD LOG --") {
         if let Ok(mut buf) = CAPTURED.lock() {
             buf.push_str(&msg);
         }
