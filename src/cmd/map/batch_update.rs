@@ -183,31 +183,9 @@ pub fn byte_list<'a>(mut words: impl Iterator<Item = &'a str>, out: &mut Vec<u8>
 /// A list of two or more byte words (or `hex` and byte words) of exactly `size` bytes,
 /// appended to `out`; false (with `out` partly written) for any other form, which
 /// `parse_data` then reads and reports on.
-fn bytes_into<'a>(
-    mut words: impl Iterator<Item = &'a str>,
-    size: usize,
-    out: &mut Vec<u8>,
-) -> bool {
-    let Some(first) = words.next() else {
-        return false;
-    };
+fn bytes_into<'a>(words: impl Iterator<Item = &'a str>, size: usize, out: &mut Vec<u8>) -> bool {
     let start = out.len();
-    let hex = first == "hex";
-    if !hex {
-        match byte(first, false) {
-            Some(b) => out.push(b),
-            None => return false,
-        }
-    }
-    for w in words {
-        match byte(w, hex) {
-            Some(b) => out.push(b),
-            None => return false,
-        }
-    }
-    let n = out.len() - start;
-    // One word alone is a typed value (`parse_data`), not a byte.
-    n == size && (hex || n >= 2)
+    byte_list(words, out) && out.len() - start == size
 }
 
 /// One byte token as `encode::parse_byte` reads it, for the plain forms only (decimal,
