@@ -122,21 +122,7 @@ fn failing(map: &str) -> String {
 
 fn created(dir: &PinDir) -> String {
     let map = dir.join("m");
-    ok(&[
-        "map",
-        "create",
-        &map,
-        "type",
-        "hash",
-        "key",
-        "4",
-        "value",
-        "8",
-        "entries",
-        "16",
-        "name",
-        "rbt_batch_f",
-    ]);
+    create_map(&map, "hash", 4, 8, 16, "rbt_batch_f");
     map
 }
 
@@ -185,21 +171,7 @@ fn a_kernel_error_in_a_batched_run_names_its_line() {
     require_kernel!("batch file");
     let dir = PinDir::new();
     let map = dir.join("small");
-    ok(&[
-        "map",
-        "create",
-        &map,
-        "type",
-        "hash",
-        "key",
-        "4",
-        "value",
-        "4",
-        "entries",
-        "4",
-        "name",
-        "rbt_batch_s",
-    ]);
+    create_map(&map, "hash", 4, 4, 4, "rbt_batch_s");
     // Six new keys into a 4-entry hash: the fifth (line 6) does not fit.
     let mut text = String::from("# fill\n");
     for k in 1..=6 {
@@ -299,21 +271,7 @@ fn ten_thousand_updates_all_land() {
     require_kernel!("batch file");
     let dir = PinDir::new();
     let map = dir.join("big");
-    ok(&[
-        "map",
-        "create",
-        &map,
-        "type",
-        "hash",
-        "key",
-        "4",
-        "value",
-        "8",
-        "entries",
-        "20000",
-        "name",
-        "rbt_batch_big",
-    ]);
+    create_map(&map, "hash", 4, 8, 20000, "rbt_batch_big");
     let mut text = String::new();
     for i in 0u32..10_000 {
         let k = i.to_le_bytes();

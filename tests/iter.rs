@@ -62,21 +62,7 @@ fn map_element_iterator_or_the_kernels_refusal() {
     require_kernel!("bpf_map_elem iterator");
     let dir = PinDir::new();
     let map = dir.join("elems");
-    ok(&[
-        "map",
-        "create",
-        &map,
-        "type",
-        "hash",
-        "key",
-        "4",
-        "value",
-        "8",
-        "entries",
-        "8",
-        "name",
-        "rbt_iter_elems",
-    ]);
+    create_map(&map, "hash", 4, 8, 8, "rbt_iter_elems");
     ok(&[
         "map", "update", &map, "key", "7", "0", "0", "0", "value", "42", "0", "0", "0", "0", "0",
         "0", "0",
@@ -121,21 +107,7 @@ fn bad_input_pins_nothing() {
     let elems = fixture("iter_map").display().to_string();
     let basic = fixture("prog_basic").display().to_string();
     let map = dir.join("m");
-    ok(&[
-        "map",
-        "create",
-        &map,
-        "type",
-        "array",
-        "key",
-        "4",
-        "value",
-        "8",
-        "entries",
-        "2",
-        "name",
-        "rbt_iter_bad",
-    ]);
+    create_map(&map, "array", 4, 8, 2, "rbt_iter_bad");
     let pin = dir.join("it");
     let not_bpffs = std::env::temp_dir()
         .join(format!("rbt-iter-{}", std::process::id()))

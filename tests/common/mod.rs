@@ -52,6 +52,16 @@ pub fn ok(args: &[&str]) -> String {
     out
 }
 
+/// `rbt map create PATH type TYPE key K value V entries N name NAME`, which must succeed.
+#[allow(dead_code)]
+pub fn create_map(path: &str, map_type: &str, key: u32, value: u32, entries: u32, name: &str) {
+    let (key, value, entries) = (key.to_string(), value.to_string(), entries.to_string());
+    ok(&[
+        "map", "create", path, "type", map_type, "key", &key, "value", &value, "entries", &entries,
+        "name", name,
+    ]);
+}
+
 /// Run rbt and parse its stdout as one JSON document; panics with stderr on failure.
 pub fn run_json(args: &[&str]) -> Value {
     let (code, stdout, stderr) = run(args);
